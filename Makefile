@@ -1,0 +1,45 @@
+# skillchain — every entry point a newcomer, CI or a benchmark needs.
+# Only Python 3.11+ and make are assumed; the first target run builds .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test demo lint sim bench-state bench-contracts clean help
+
+help:
+	@echo "make demo             run a local validator network with a realistic workload"
+	@echo "make test             lint + the whole test suite (what CI runs)"
+	@echo "make sim SEEDS=N      consensus simulator over N seeds (default 20000)"
+	@echo "make bench-state      state tree and storage benchmarks (JSON on the last line)"
+	@echo "make bench-contracts  contract execution benchmark (JSON on the last line)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+demo: $(STAMP)
+	$(BIN)/python -m cli.main demo $(DEMO_ARGS)
+
+SEEDS ?= 20000
+sim: $(STAMP)
+	$(BIN)/python -m tests.consensus.run_sim --seeds $(SEEDS) --n 4,7,10,12 --mutants
+
+bench-state: $(STAMP)
+	$(BIN)/python -m bench.bench_state
+
+bench-contracts: $(STAMP)
+	$(BIN)/python -m bench.bench_contracts
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis .ruff_cache *.egg-info

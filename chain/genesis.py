@@ -1,0 +1,293 @@
+"""Loading and validating ``genesis.json``, the only root of trust.
+
+An auditor trusts this file and nothing else, so it is validated strictly:
+unknown fields are errors (a typo must not silently drop a rule), numbers are
+integers (money in fen, durations in seconds, times in Unix seconds UTC), keys
+are hex of the right length for the named suite, and every cross-reference
+(an actor's city, a fund's city, an override's certificate type) must resolve.
+
+Every problem becomes one ``GenesisError`` whose message lists each failing
+field by its path, so a bureau fixing a file sees all mistakes at once.
+
+The genesis hash is the tagged hash of the file's canonical JSON (keys sorted,
+no insignificant whitespace, UTF-8), so reformatting the file does not make a
+new chain but changing any value does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from chain.crypto import TAG_GENESIS, CryptoSuite, get_suite, suite_names
+from chain.errors import GenesisError
+from chain.validators import Validator, ValidatorSet
+
+__all__ = [
+    "CERTIFICATE_TYPES",
+    "FUND_SOURCES",
+    "ROLES",
+    "SPECIAL_GROUPS",
+    "Actor",
+    "Fund",
+    "Genesis",
+    "GenesisValidator",
+    "Occupation",
+    "Policy",
+    "genesis_hash",
+    "load_genesis",
+    "parse_genesis",
+]
+
+ROLES = ("admin", "bureau", "provider", "organizer")
+CERTIFICATE_TYPES = (
+    "occupational_qualification",
+    "skill_level",
+    "special_ability",
+    "special_operations",
+    "training_completion",
+)
+SPECIAL_GROUPS = (
+    "poor_rural_labourer",
+    "poor_urban_labourer",
+    "unemployed_with_difficulty",
+    "rural_graduate_not_continuing",
+    "low_income_urban_graduate_not_continuing",
+)
+FUND_SOURCES = ("employment_subsidy", "unemployment_insurance")
+
+_OCCUPATION_CODE = re.compile(r"^[1-8]-\d{2}-\d{2}-\d{2}$")
+_REGION_CODE = re.compile(r"^\d{6}$")
+_MAX_AMOUNT_FEN = 10**12
+
+NonNegative = Annotated[int, Field(ge=0, strict=True)]
+Positive = Annotated[int, Field(gt=0, strict=True)]
+Fen = Annotated[int, Field(ge=0, le=_MAX_AMOUNT_FEN, strict=True)]
+RegionCode = Annotated[str, Field(pattern=_REGION_CODE.pattern)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class GenesisValidator(_Strict):
+    """A bureau's validator node as genesis lists it."""
+
+    name: Name
+    region_code: RegionCode
+    public_key: str
+
+
+class Actor(_Strict):
+    """An account with one role: the admin, a bureau, a provider or an organizer."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
+    role: Literal["admin", "bureau", "provider", "organizer"]
+    name: Name
+    region_code: RegionCode
+    public_keys: Annotated[tuple[str, ...], Field(min_length=1, max_length=16)]
+
+
+class Occupation(_Strict):
+    """One catalogue entry: an occupation at one skill level."""
+
+    code: str
+    edition: Literal[2015, 2022]
+    name: Name
+    level: Annotated[int, Field(ge=1, le=5, strict=True)]
+    theory_seconds: NonNegative
+    practical_seconds: NonNegative
+    simulation_allowed: bool
+    certificate_types: Annotated[tuple[str, ...], Field(min_length=1)]
+    standards_fen: dict[str, Fen]
+    city_overrides_fen: dict[str, dict[str, Fen]] = Field(default_factory=dict)
+    illustrative: bool = False
+
+    @field_validator("code")
+    @classmethod
+    def _code_shape(cls, code: str) -> str:
+        if not _OCCUPATION_CODE.match(code):
+            raise ValueError("occupation code must look like L-MM-SS-OO, e.g. 4-03-02-01")
+        return code
+
+    @model_validator(mode="after")
+    def _certificate_types_known(self) -> Occupation:
+        for kind in (*self.certificate_types, *self.standards_fen):
+            if kind not in CERTIFICATE_TYPES:
+                raise ValueError(f"unknown certificate type {kind!r}")
+        missing = set(self.certificate_types) - set(self.standards_fen)
+        if missing:
+            raise ValueError(f"no subsidy standard for certificate types {sorted(missing)}")
+        for city, amounts in self.city_overrides_fen.items():
+            if not _REGION_CODE.match(city):
+                raise ValueError(f"override city {city!r} is not a 6-digit code")
+            for kind in amounts:
+                if kind not in self.certificate_types:
+                    raise ValueError(f"override for {city} names certificate type {kind!r}")
+        return self
+
+
+class Policy(_Strict):
+    """Policy parameters, effective from a date; the admin can publish newer ones."""
+
+    effective_from: NonNegative
+    daily_cap_seconds: Positive
+    face_check_interval_seconds: Positive
+    teaching_hour_seconds: Positive
+    simulation_cap_percent: Annotated[int, Field(ge=0, le=100, strict=True)]
+    yearly_claim_limit: Positive
+    claim_window_seconds: Positive
+    living_allowance_fen_per_day: Fen
+    living_allowance_cap_days: NonNegative
+    shortfall_fen_per_day: Fen
+    shortfall_cap_percent: Annotated[int, Field(ge=0, le=100, strict=True)]
+    publicity_seconds: NonNegative
+    eligible_groups: tuple[str, ...]
+    illustrative: bool = False
+
+    @field_validator("eligible_groups")
+    @classmethod
+    def _groups_known(cls, groups: tuple[str, ...]) -> tuple[str, ...]:
+        for group in groups:
+            if group not in SPECIAL_GROUPS and group != "general":
+                raise ValueError(f"unknown group {group!r}")
+        return groups
+
+
+class Fund(_Strict):
+    """A city's budget from one source."""
+
+    region_code: RegionCode
+    source: Literal["employment_subsidy", "unemployment_insurance"]
+    budget_fen: Fen
+
+
+class Genesis(_Strict):
+    """The whole genesis file."""
+
+    chain_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,63}$")]
+    crypto_suite: str
+    genesis_time: NonNegative
+    development_keys: bool = False
+    note: str = ""
+    cities: dict[str, Name]
+    validators: Annotated[tuple[GenesisValidator, ...], Field(min_length=1, max_length=100)]
+    actors: tuple[Actor, ...]
+    occupations: Annotated[tuple[Occupation, ...], Field(max_length=10_000)]
+    policy: Policy
+    funds: tuple[Fund, ...]
+
+    @field_validator("crypto_suite")
+    @classmethod
+    def _suite_known(cls, name: str) -> str:
+        if name not in suite_names():
+            raise ValueError(f"unknown crypto suite; known: {', '.join(suite_names())}")
+        return name
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Genesis:
+        suite = get_suite(self.crypto_suite)
+        for where, key in self._all_keys():
+            _check_key_hex(suite, key, where)
+        keys = [key for _, key in self._all_keys()]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a public key appears twice (validators and actors included)")
+        ids = [actor.id for actor in self.actors]
+        if len(set(ids)) != len(ids):
+            raise ValueError("an actor id appears twice")
+        if not any(actor.role == "admin" for actor in self.actors):
+            raise ValueError("genesis needs at least one admin actor")
+        cities = set(self.cities)
+        for where, city in self._city_references():
+            if city not in cities:
+                raise ValueError(f"{where} names city {city!r}, which is not in cities")
+        seen = set()
+        for occupation in self.occupations:
+            ident = (occupation.code, occupation.edition, occupation.level)
+            if ident in seen:
+                raise ValueError(f"occupation {ident} is listed twice")
+            seen.add(ident)
+        return self
+
+    def _all_keys(self) -> list[tuple[str, str]]:
+        found = [(f"validators[{i}]", v.public_key) for i, v in enumerate(self.validators)]
+        for actor in self.actors:
+            found.extend((f"actor {actor.id}", key) for key in actor.public_keys)
+        return found
+
+    def _city_references(self) -> list[tuple[str, str]]:
+        refs = [(f"validator {v.name}", v.region_code) for v in self.validators]
+        refs += [(f"actor {a.id}", a.region_code) for a in self.actors if a.role == "bureau"]
+        refs += [(f"fund {f.region_code}/{f.source}", f.region_code) for f in self.funds]
+        return refs
+
+    @property
+    def suite(self) -> CryptoSuite:
+        return get_suite(self.crypto_suite)
+
+    def validator_set(self) -> ValidatorSet:
+        """The validators in force at height 1."""
+        return ValidatorSet(
+            Validator(bytes.fromhex(v.public_key), v.name, v.region_code) for v in self.validators
+        )
+
+
+def _check_key_hex(suite: CryptoSuite, key: str, where: str) -> None:
+    try:
+        raw = bytes.fromhex(key)
+    except ValueError:
+        raise ValueError(f"{where}: public key is not hex") from None
+    if len(raw) != suite.public_key_bytes:
+        raise ValueError(
+            f"{where}: public key has {len(raw)} bytes; {suite.name} keys have "
+            f"{suite.public_key_bytes}"
+        )
+
+
+def parse_genesis(text: str | bytes, source: str = "genesis") -> tuple[Genesis, bytes]:
+    """Validate genesis JSON text; return the model and the genesis hash."""
+    try:
+        raw = json.loads(text, parse_float=_no_floats, parse_constant=_no_floats)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GenesisError(f"{source}: not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise GenesisError(f"{source}: the top level must be a JSON object")
+    try:
+        genesis = Genesis.model_validate(raw)
+    except ValidationError as exc:
+        raise GenesisError(f"{source}: {_describe(exc)}") from None
+    return genesis, genesis_hash(genesis.suite, raw)
+
+
+def load_genesis(path: str | Path) -> tuple[Genesis, bytes]:
+    """Read and validate a genesis file; errors name the file and each bad field."""
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise GenesisError(f"cannot read genesis file {path}: {exc.strerror}") from None
+    return parse_genesis(text, str(path))
+
+
+def genesis_hash(suite: CryptoSuite, raw: dict) -> bytes:
+    """Tagged hash of the canonical JSON of a parsed genesis object."""
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return suite.tagged_hash(TAG_GENESIS, canonical.encode())
+
+
+def _no_floats(token: str) -> None:
+    raise ValueError(f"non-integer number {token}: use integers (fen, seconds)")
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {message}")
+    return f"{len(problems)} problem(s): " + "; ".join(problems)
