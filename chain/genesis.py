@@ -21,7 +21,16 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from chain.crypto import TAG_GENESIS, CryptoSuite, get_suite, suite_names
 from chain.errors import GenesisError
@@ -72,7 +81,7 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class GenesisValidator(_Strict):
@@ -80,7 +89,7 @@ class GenesisValidator(_Strict):
 
     name: Name
     region_code: RegionCode
-    public_key: str
+    public_key: StrictStr
 
 
 class Actor(_Strict):
@@ -96,17 +105,17 @@ class Actor(_Strict):
 class Occupation(_Strict):
     """One catalogue entry: an occupation at one skill level."""
 
-    code: str
+    code: StrictStr
     edition: Literal[2015, 2022]
     name: Name
     level: Annotated[int, Field(ge=1, le=5, strict=True)]
     theory_seconds: NonNegative
     practical_seconds: NonNegative
-    simulation_allowed: bool
+    simulation_allowed: StrictBool
     certificate_types: Annotated[tuple[str, ...], Field(min_length=1)]
     standards_fen: dict[str, Fen]
     city_overrides_fen: dict[str, dict[str, Fen]] = Field(default_factory=dict)
-    illustrative: bool = False
+    illustrative: StrictBool = False
 
     @field_validator("code")
     @classmethod
@@ -148,7 +157,7 @@ class Policy(_Strict):
     shortfall_cap_percent: Annotated[int, Field(ge=0, le=100, strict=True)]
     publicity_seconds: NonNegative
     eligible_groups: tuple[str, ...]
-    illustrative: bool = False
+    illustrative: StrictBool = False
 
     @field_validator("eligible_groups")
     @classmethod
@@ -171,9 +180,9 @@ class Genesis(_Strict):
     """The whole genesis file."""
 
     chain_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,63}$")]
-    crypto_suite: str
+    crypto_suite: StrictStr
     genesis_time: NonNegative
-    development_keys: bool = False
+    development_keys: StrictBool = False
     note: str = ""
     cities: dict[str, Name]
     validators: Annotated[tuple[GenesisValidator, ...], Field(min_length=1, max_length=100)]

@@ -1,0 +1,168 @@
+"""``skillchain``: the one command for operators, platforms and auditors.
+
+Every command takes ``--json`` for scripts; errors print ``error[<code>]:``
+with what to do next and exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chain.crypto import DEFAULT_SUITE, suite_names
+from chain.errors import SkillchainError
+
+__all__ = ["main"]
+
+
+def emit(data: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]], str]) -> None:
+    """Print ``data`` as one JSON line or as ``human(data)``."""
+    click.echo(json.dumps(data, ensure_ascii=False) if as_json else human(data))
+
+
+def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn our typed errors into ``error[code]: message`` and exit status 2."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SkillchainError as exc:
+            _fail(exc.code, exc.message, kwargs.get("as_json", False))
+        except (FileExistsError, FileNotFoundError) as exc:
+            _fail("file_error", str(exc), kwargs.get("as_json", False))
+
+    return wrapper
+
+
+def _fail(code: str, message: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"code": code, "message": message}, ensure_ascii=False))
+    else:
+        click.echo(f"error[{code}]: {message}", err=True)
+    sys.exit(2)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def main() -> None:
+    """skillchain: the Jiangxi vocational-training subsidy ledger.
+
+    \b
+    Start here:
+      make demo                                   a 4-validator network with a realistic workload
+      skillchain genesis new --out net            a fresh local network (homes, keys, genesis)
+      skillchain devnet up --dir net              start every validator of that network
+      skillchain keys new --out me.key            a key for a platform or an officer
+    """
+
+
+# -- keys ---------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Create and inspect key files (written with owner-only permissions)."""
+
+
+@keys.command("new")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the key file.")
+@click.option("--suite", type=click.Choice(suite_names()), default=DEFAULT_SUITE, show_default=True,
+              help="Crypto suite; must match the chain's genesis.")
+@json_option
+@friendly_errors
+def keys_new(out: Path, suite: str, as_json: bool) -> None:
+    """Create a new key file.
+
+    \b
+    Example:
+      skillchain keys new --out platform.key
+    """
+    from node.keys import new_key
+
+    signer = new_key(out, suite)
+    data = {"path": str(out), "suite": suite, "public_key": signer.public_key.hex()}
+    emit(data, as_json, lambda d: f"wrote {d['path']} ({d['suite']})\npublic key: {d['public_key']}")
+
+
+@keys.command("show")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@friendly_errors
+def keys_show(path: Path, as_json: bool) -> None:
+    """Show the suite and public key of a key file (never the secret)."""
+    from node.keys import load_key
+
+    signer = load_key(path)
+    data = {"path": str(path), "suite": signer.suite.name, "public_key": signer.public_key.hex()}
+    emit(data, as_json, lambda d: f"{d['path']}: {d['suite']} {d['public_key']}")
+
+
+# -- genesis ----------------------------------------------------------------------
+
+
+@main.group()
+def genesis() -> None:
+    """Create or check genesis files."""
+
+
+@genesis.command("new")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="New directory for the network (homes node0..nodeN-1, keys/, genesis.json).")
+@click.option("--validators", type=click.IntRange(1, 12), default=4, show_default=True,
+              help="How many bureaus run validators (Nanchang first, Ganjiang New Area last).")
+@click.option("--chain-id", default="jiangxi-skills-dev", show_default=True)
+@click.option("--suite", type=click.Choice(suite_names()), default=DEFAULT_SUITE, show_default=True)
+@click.option("--base-port", type=click.IntRange(1024, 65000), default=26650, show_default=True,
+              help="Node i links on base+2i and serves RPC on base+2i+1.")
+@click.option("--dev-keys", is_flag=True, help="Derive keys from public labels (tests and demos only).")
+@json_option
+@friendly_errors
+def genesis_new(out: Path, validators: int, chain_id: str, suite: str, base_port: int,
+                dev_keys: bool, as_json: bool) -> None:
+    """Create a fresh local network: genesis, validator homes and actor keys.
+
+    \b
+    Example:
+      skillchain genesis new --out net --validators 4
+      skillchain devnet up --dir net
+    """
+    from cli.netgen import new_network
+
+    network = new_network(out, validators, chain_id, suite, base_port, dev_keys)
+    data = {"root": str(network.root), "genesis": str(network.genesis_path),
+            "homes": [str(h) for h in network.homes], "rpc": network.rpc_urls}
+    emit(data, as_json, lambda d: (
+        f"network in {d['root']}: {len(d['homes'])} validator homes, genesis {d['genesis']}\n"
+        f"actor keys in {d['root']}/keys/\nstart it with: skillchain devnet up --dir {d['root']}"))
+
+
+@genesis.command("check")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@friendly_errors
+def genesis_check(path: Path, as_json: bool) -> None:
+    """Validate a genesis file and print its hash."""
+    from chain.genesis import load_genesis
+
+    doc, digest = load_genesis(path)
+    data = {"chain_id": doc.chain_id, "suite": doc.crypto_suite, "hash": digest.hex(),
+            "validators": len(doc.validators), "occupations": len(doc.occupations),
+            "development_keys": doc.development_keys}
+    emit(data, as_json, lambda d: (
+        f"{path}: valid. chain {d['chain_id']} ({d['suite']}), {d['validators']} validators, "
+        f"{d['occupations']} occupation entries\nhash {d['hash']}"
+        + ("\nWARNING: development keys — not for production" if d["development_keys"] else "")))
+
+
+if __name__ == "__main__":
+    main()
