@@ -1,0 +1,154 @@
+"""Validator links over real loopback sockets: handshake, framing, refusal."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from chain.crypto import get_suite
+from node.links import PeerNetwork, read_frame, write_frame
+
+SUITE = get_suite("ed25519-sha256")
+KEYS = [SUITE.signer_from_seed(bytes([i + 1]) * 32) for i in range(3)]
+GENESIS = b"\x01" * 32
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def network(index, ports, members, inbox, chain="jx", genesis=GENESIS):
+    peers = {KEYS[i].public_key: ("127.0.0.1", ports[i]) for i in range(len(ports))}
+    return PeerNetwork(SUITE, KEYS[index], chain, genesis, peers,
+                       lambda key: key in members, lambda sender, value: inbox.append((sender, value)))
+
+
+async def eventually(check, timeout=5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+def test_two_validators_exchange_frames_both_ways():
+    async def scenario():
+        ports = [free_port(), free_port()]
+        members = {KEYS[0].public_key, KEYS[1].public_key}
+        inbox0, inbox1 = [], []
+        a, b = network(0, ports, members, inbox0), network(1, ports, members, inbox1)
+        await a.start("127.0.0.1", ports[0])
+        await b.start("127.0.0.1", ports[1])
+        try:
+            await eventually(lambda: a.connected() and b.connected())
+            a.send(KEYS[1].public_key, ["c", b"hello"])
+            b.broadcast(["t", [b"x", b"y"]])
+            await eventually(lambda: inbox1 and inbox0)
+            assert inbox1 == [(KEYS[0].public_key, ["c", b"hello"])]
+            assert inbox0 == [(KEYS[1].public_key, ["t", [b"x", b"y"]])]
+        finally:
+            await a.stop()
+            await b.stop()
+
+    asyncio.run(scenario())
+
+
+def test_key_outside_the_validator_set_is_refused():
+    async def scenario():
+        ports = [free_port(), free_port(), free_port()]
+        members = {KEYS[0].public_key, KEYS[1].public_key}  # KEYS[2] is not a validator
+        inbox = []
+        a = network(0, ports, members, inbox)
+        outsider = network(2, ports, {KEYS[0].public_key}, [])
+        await a.start("127.0.0.1", ports[0])
+        await outsider.start("127.0.0.1", ports[2])
+        try:
+            await eventually(lambda: a.stats.refused >= 1)
+            outsider.send(KEYS[0].public_key, ["c", b"let me in"])
+            await asyncio.sleep(0.3)
+            assert inbox == []
+            assert KEYS[0].public_key not in outsider.connected()
+        finally:
+            await a.stop()
+            await outsider.stop()
+
+    asyncio.run(scenario())
+
+
+def test_other_chain_is_refused_and_garbage_closes_the_link():
+    async def scenario():
+        ports = [free_port(), free_port()]
+        members = {KEYS[0].public_key, KEYS[1].public_key}
+        inbox = []
+        a = network(0, ports, members, inbox)
+        foreign = network(1, ports, members, [], genesis=b"\x02" * 32)
+        await a.start("127.0.0.1", ports[0])
+        await foreign.start("127.0.0.1", ports[1])
+        try:
+            await eventually(lambda: a.stats.refused >= 1)
+            reader, writer = await asyncio.open_connection("127.0.0.1", ports[0])
+            writer.write(b"\x00\x00\x00\x05\xc1\xc1\xc1\xc1\xc1")
+            await writer.drain()
+            assert await reader.read() == b""  # closed on us
+            await eventually(lambda: a.stats.garbage >= 1)
+            reader, writer = await asyncio.open_connection("127.0.0.1", ports[0])
+            writer.write(b"\xff\xff\xff\xff")  # absurd length
+            await writer.drain()
+            assert await reader.read() == b""
+            assert inbox == []
+        finally:
+            await a.stop()
+            await foreign.stop()
+
+    asyncio.run(scenario())
+
+
+def test_frame_round_trip_over_a_stream():
+    async def scenario():
+        received = []
+
+        async def serve(reader, writer):
+            received.append(await read_frame(reader))
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        write_frame(writer, [1, b"two", "three", [None, True]])
+        await writer.drain()
+        await eventually(lambda: received)
+        writer.close()
+        server.close()
+        assert received == [[1, b"two", "three", [None, True]]]
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("n", [3])
+def test_reconnects_after_the_peer_restarts(n):
+    async def scenario():
+        ports = [free_port(), free_port()]
+        members = {KEYS[0].public_key, KEYS[1].public_key}
+        inbox = []
+        a = network(0, ports, members, [])
+        b = network(1, ports, members, inbox)
+        await a.start("127.0.0.1", ports[0])
+        await b.start("127.0.0.1", ports[1])
+        await eventually(lambda: a.connected())
+        await b.stop()
+        await eventually(lambda: not a.connected())
+        b = network(1, ports, members, inbox)
+        await b.start("127.0.0.1", ports[1])
+        try:
+            await eventually(lambda: a.connected(), timeout=10)
+            a.send(KEYS[1].public_key, ["c", b"again"])
+            await eventually(lambda: inbox)
+        finally:
+            await a.stop()
+            await b.stop()
+
+    asyncio.run(scenario())
