@@ -1,0 +1,211 @@
+"""The mempool: admitted txs waiting for a block, bounded and fair between senders.
+
+Admission runs the checks that need no execution — size, strict decoding,
+body schema, signature, the sender's role, the expiry window, duplicates — so
+a block proposal never carries a tx that could have been refused for free.
+Contract rules (overlap, caps, eligibility) are left to execution, which
+records a rejection receipt as evidence.
+
+Fairness: txs are queued per sender and a batch takes them round-robin, so one
+platform's nightly upload of 100,000 sessions cannot starve a bureau's claim
+approval. When the pool is more than half full, a sender already holding more
+than its fair share (half the capacity divided among the active senders, at
+least ``MIN_SHARE``) is told "busy" while others are still admitted.
+
+Signature verdicts are cached by (tx hash, signature): the hash excludes the
+signature, so caching by hash alone would let a forged copy ride on a good
+one's verdict.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chain.crypto import CryptoSuite
+from chain.errors import DecodeError
+from chain.types import Tx, tx_hash, verify_tx_signature
+
+__all__ = ["Admission", "Mempool", "MempoolLimits", "SignatureCache"]
+
+MIN_SHARE = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class MempoolLimits:
+    """How much a pool holds; every figure bounds something a client controls."""
+
+    max_txs: int = 50_000
+    max_bytes: int = 256 * 1024 * 1024
+    max_tx_bytes: int = 2 * 1024 * 1024
+    expiry_window: int = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The outcome of offering one tx: ``code`` is "" when admitted."""
+
+    tx_hash: bytes | None
+    code: str
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == ""
+
+
+class SignatureCache:
+    """Recent signature verdicts, so each tx is verified once per node."""
+
+    def __init__(self, suite: CryptoSuite, capacity: int = 200_000) -> None:
+        self._suite = suite
+        self._capacity = capacity
+        self._good: OrderedDict[bytes, None] = OrderedDict()
+        self.verified = 0
+
+    def check(self, tx: Tx, digest: bytes) -> bool:
+        key = digest + tx.signature
+        if key in self._good:
+            return True
+        self.verified += 1
+        if not verify_tx_signature(self._suite, tx):
+            return False
+        self._good[key] = None
+        if len(self._good) > self._capacity:
+            self._good.popitem(last=False)
+        return True
+
+
+class Mempool:
+    """Pending txs by sender, with the admission checks in one place."""
+
+    def __init__(
+        self,
+        suite: CryptoSuite,
+        chain_id: str,
+        signatures: SignatureCache,
+        check_tx: Callable[[Tx], tuple[str, str] | None],
+        is_committed: Callable[[bytes], bool],
+        limits: MempoolLimits | None = None,
+    ) -> None:
+        self._suite = suite
+        self._chain_id = chain_id
+        self._signatures = signatures
+        self._check_tx = check_tx
+        self._is_committed = is_committed
+        self.limits = limits or MempoolLimits()
+        self._txs: dict[bytes, tuple[Tx, int]] = {}
+        self._by_sender: dict[bytes, deque[bytes]] = {}
+        self._pending: dict[bytes, int] = {}
+        self._bytes = 0
+        self.head_height = 0
+
+    def __len__(self) -> int:
+        return len(self._txs)
+
+    def __contains__(self, digest: object) -> bool:
+        return digest in self._txs
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def admit_bytes(self, raw: bytes) -> Admission:
+        """Decode and admit one encoded tx."""
+        if len(raw) > self.limits.max_tx_bytes:
+            return Admission(None, "tx_too_large", f"a tx may have at most {self.limits.max_tx_bytes} bytes")
+        try:
+            tx = Tx.decode(raw)
+        except DecodeError as exc:
+            return Admission(None, "decode_error", exc.message)
+        return self.admit(tx, len(raw))
+
+    def admit(self, tx: Tx, size: int | None = None) -> Admission:
+        """Run every stateless check and queue ``tx``; see the module docstring."""
+        size = size if size is not None else len(tx.encode())
+        digest = tx_hash(self._suite, tx)
+        problem = self._refusal(tx, digest, size)
+        if problem is not None:
+            return Admission(digest, *problem)
+        self._txs[digest] = (tx, size)
+        self._by_sender.setdefault(tx.sender, deque()).append(digest)
+        self._pending[tx.sender] = self._pending.get(tx.sender, 0) + 1
+        self._bytes += size
+        return Admission(digest, "")
+
+    def _refusal(self, tx: Tx, digest: bytes, size: int) -> tuple[str, str] | None:
+        if tx.chain_id != self._chain_id:
+            return "wrong_chain", f"tx is for chain {tx.chain_id!r}, this is {self._chain_id!r}"
+        if digest in self._txs or self._is_committed(digest):
+            return "duplicate_tx", "this tx is already pending or committed"
+        if tx.expires <= self.head_height:
+            return "tx_expired", f"tx expired at height {tx.expires}; the chain is at {self.head_height}"
+        if tx.expires > self.head_height + self.limits.expiry_window:
+            return "expiry_too_far", (
+                f"expires may be at most {self.limits.expiry_window} heights ahead "
+                f"(≤ {self.head_height + self.limits.expiry_window})"
+            )
+        if self._is_full(tx.sender, size):
+            return "mempool_full", "the node is busy; retry later"
+        if not self._signatures.check(tx, digest):
+            return "bad_signature", "signature does not verify for this sender, tx and chain"
+        return self._check_tx(tx)
+
+    def _is_full(self, sender: bytes, size: int) -> bool:
+        limits = self.limits
+        if len(self._txs) >= limits.max_txs or self._bytes + size > limits.max_bytes:
+            return True
+        if len(self._txs) * 2 < limits.max_txs:
+            return False
+        active = max(1, len(self._pending))
+        share = max(MIN_SHARE, limits.max_txs // (2 * active))
+        return self._pending.get(sender, 0) >= share
+
+    def take(self, max_txs: int, max_bytes: int) -> list[tuple[Tx, bytes]]:
+        """Up to ``max_txs`` pending txs, round-robin over senders; they stay pending."""
+        streams = [iter(q) for q in self._by_sender.values()]
+        batch: list[tuple[Tx, bytes]] = []
+        total = 0
+        while streams and len(batch) < max_txs:
+            alive = []
+            for stream in streams:
+                digest = next((d for d in stream if d in self._txs), None)
+                if digest is None:
+                    continue
+                tx, size = self._txs[digest]
+                if len(batch) >= max_txs or total + size > max_bytes:
+                    return batch
+                batch.append((tx, digest))
+                total += size
+                alive.append(stream)
+            streams = alive
+        return batch
+
+    def remove(self, digests: list[bytes]) -> None:
+        """Forget txs that were committed (or otherwise resolved)."""
+        for digest in digests:
+            entry = self._txs.pop(digest, None)
+            if entry is None:
+                continue
+            tx, size = entry
+            self._bytes -= size
+            left = self._pending[tx.sender] - 1
+            if left:
+                self._pending[tx.sender] = left
+                queue = self._by_sender[tx.sender]
+                while queue and queue[0] not in self._txs:  # lazy: drop resolved heads
+                    queue.popleft()
+            else:
+                del self._pending[tx.sender]
+                del self._by_sender[tx.sender]
+
+    def on_height(self, height: int) -> None:
+        """Drop txs that can no longer be included after ``height``."""
+        self.head_height = height
+        expired = [d for d, (tx, _) in self._txs.items() if tx.expires <= height]
+        self.remove(expired)
+
+    def get(self, digest: bytes) -> Tx | None:
+        entry = self._txs.get(digest)
+        return None if entry is None else entry[0]
