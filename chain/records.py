@@ -74,9 +74,7 @@ def _check_record(cls: type[T], value: Value, where: str) -> T:
     if type(value) is not list:
         raise DecodeError(f"{where}: expected a list of {len(cls._fields)} fields")
     if len(value) != len(cls._fields):
-        raise DecodeError(
-            f"{where}: expected {len(cls._fields)} fields, got {len(value)}"
-        )
+        raise DecodeError(f"{where}: expected {len(cls._fields)} fields, got {len(value)}")
     args = [
         check(item, f"{where}.{name}")
         for check, item, name in zip(cls._checkers, value, cls._fields, strict=True)

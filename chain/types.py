@@ -87,9 +87,7 @@ def tx_hash(suite: CryptoSuite, tx: Tx) -> bytes:
     return suite.tagged_hash(TAG_TX, tx_payload(tx))
 
 
-def sign_tx(
-    signer: Signer, chain_id: str, kind: str, nonce: int, expires: int, body: Value
-) -> Tx:
+def sign_tx(signer: Signer, chain_id: str, kind: str, nonce: int, expires: int, body: Value) -> Tx:
     """Build and sign a tx from ``signer``'s key."""
     unsigned = Tx(chain_id, kind, signer.public_key, nonce, expires, body, b"")
     signature = signer.sign(TAG_TX, chain_id, tx_payload(unsigned))

@@ -146,7 +146,10 @@ def verify_certificate(
 
 
 def build_certificate(
-    valset: ValidatorSet, height: int, view: int, block_hash: bytes,
+    valset: ValidatorSet,
+    height: int,
+    view: int,
+    block_hash: bytes,
     signatures: dict[bytes, bytes],
 ) -> CommitCertificate:
     """Assemble a certificate from COMMIT signatures keyed by voter public key.

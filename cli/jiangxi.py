@@ -153,6 +153,7 @@ def jiangxi_genesis(
     that label (see the module docstring).
     """
     if key_for is None:
+
         def key_for(label: str) -> Signer:
             return dev_signer(label, suite_name)
 

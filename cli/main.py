@@ -49,7 +49,9 @@ def _fail(code: str, message: str, as_json: bool) -> None:
     sys.exit(2)
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object (for scripts)."
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -74,10 +76,19 @@ def keys() -> None:
 
 
 @keys.command("new")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the key file.")
-@click.option("--suite", type=click.Choice(suite_names()), default=DEFAULT_SUITE, show_default=True,
-              help="Crypto suite; must match the chain's genesis.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the key file.",
+)
+@click.option(
+    "--suite",
+    type=click.Choice(suite_names()),
+    default=DEFAULT_SUITE,
+    show_default=True,
+    help="Crypto suite; must match the chain's genesis.",
+)
 @json_option
 @friendly_errors
 def keys_new(out: Path, suite: str, as_json: bool) -> None:
@@ -91,7 +102,9 @@ def keys_new(out: Path, suite: str, as_json: bool) -> None:
 
     signer = new_key(out, suite)
     data = {"path": str(out), "suite": suite, "public_key": signer.public_key.hex()}
-    emit(data, as_json, lambda d: f"wrote {d['path']} ({d['suite']})\npublic key: {d['public_key']}")
+    emit(
+        data, as_json, lambda d: f"wrote {d['path']} ({d['suite']})\npublic key: {d['public_key']}"
+    )
 
 
 @keys.command("show")
@@ -116,19 +129,42 @@ def genesis() -> None:
 
 
 @genesis.command("new")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="New directory for the network (homes node0..nodeN-1, keys/, genesis.json).")
-@click.option("--validators", type=click.IntRange(1, 12), default=4, show_default=True,
-              help="How many bureaus run validators (Nanchang first, Ganjiang New Area last).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="New directory for the network (homes node0..nodeN-1, keys/, genesis.json).",
+)
+@click.option(
+    "--validators",
+    type=click.IntRange(1, 12),
+    default=4,
+    show_default=True,
+    help="How many bureaus run validators (Nanchang first, Ganjiang New Area last).",
+)
 @click.option("--chain-id", default="jiangxi-skills-dev", show_default=True)
 @click.option("--suite", type=click.Choice(suite_names()), default=DEFAULT_SUITE, show_default=True)
-@click.option("--base-port", type=click.IntRange(1024, 65000), default=26650, show_default=True,
-              help="Node i links on base+2i and serves RPC on base+2i+1.")
-@click.option("--dev-keys", is_flag=True, help="Derive keys from public labels (tests and demos only).")
+@click.option(
+    "--base-port",
+    type=click.IntRange(1024, 65000),
+    default=26650,
+    show_default=True,
+    help="Node i links on base+2i and serves RPC on base+2i+1.",
+)
+@click.option(
+    "--dev-keys", is_flag=True, help="Derive keys from public labels (tests and demos only)."
+)
 @json_option
 @friendly_errors
-def genesis_new(out: Path, validators: int, chain_id: str, suite: str, base_port: int,
-                dev_keys: bool, as_json: bool) -> None:
+def genesis_new(
+    out: Path,
+    validators: int,
+    chain_id: str,
+    suite: str,
+    base_port: int,
+    dev_keys: bool,
+    as_json: bool,
+) -> None:
     """Create a fresh local network: genesis, validator homes and actor keys.
 
     \b
@@ -139,11 +175,21 @@ def genesis_new(out: Path, validators: int, chain_id: str, suite: str, base_port
     from cli.netgen import new_network
 
     network = new_network(out, validators, chain_id, suite, base_port, dev_keys)
-    data = {"root": str(network.root), "genesis": str(network.genesis_path),
-            "homes": [str(h) for h in network.homes], "rpc": network.rpc_urls}
-    emit(data, as_json, lambda d: (
-        f"network in {d['root']}: {len(d['homes'])} validator homes, genesis {d['genesis']}\n"
-        f"actor keys in {d['root']}/keys/\nstart it with: skillchain devnet up --dir {d['root']}"))
+    data = {
+        "root": str(network.root),
+        "genesis": str(network.genesis_path),
+        "homes": [str(h) for h in network.homes],
+        "rpc": network.rpc_urls,
+    }
+    emit(
+        data,
+        as_json,
+        lambda d: (
+            f"network in {d['root']}: {len(d['homes'])} validator homes, genesis {d['genesis']}\n"
+            f"actor keys in {d['root']}/keys/\n"
+            f"start it with: skillchain devnet up --dir {d['root']}"
+        ),
+    )
 
 
 @genesis.command("check")
@@ -155,13 +201,147 @@ def genesis_check(path: Path, as_json: bool) -> None:
     from chain.genesis import load_genesis
 
     doc, digest = load_genesis(path)
-    data = {"chain_id": doc.chain_id, "suite": doc.crypto_suite, "hash": digest.hex(),
-            "validators": len(doc.validators), "occupations": len(doc.occupations),
-            "development_keys": doc.development_keys}
-    emit(data, as_json, lambda d: (
-        f"{path}: valid. chain {d['chain_id']} ({d['suite']}), {d['validators']} validators, "
-        f"{d['occupations']} occupation entries\nhash {d['hash']}"
-        + ("\nWARNING: development keys — not for production" if d["development_keys"] else "")))
+    data = {
+        "chain_id": doc.chain_id,
+        "suite": doc.crypto_suite,
+        "hash": digest.hex(),
+        "validators": len(doc.validators),
+        "occupations": len(doc.occupations),
+        "development_keys": doc.development_keys,
+    }
+    emit(
+        data,
+        as_json,
+        lambda d: (
+            f"{path}: valid. chain {d['chain_id']} ({d['suite']}), {d['validators']} validators, "
+            f"{d['occupations']} occupation entries\nhash {d['hash']}"
+            + ("\nWARNING: development keys — not for production" if d["development_keys"] else "")
+        ),
+    )
+
+
+# -- node and devnet ---------------------------------------------------------------
+
+
+@main.group()
+def node() -> None:
+    """Run a validator node."""
+
+
+@node.command("start")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The node's home (config.json, genesis.json, validator.key, data/).",
+)
+@friendly_errors
+def node_start(home: Path) -> None:
+    """Run a validator in the foreground until SIGTERM or Ctrl-C.
+
+    \b
+    Example:
+      skillchain node start --home net/node0
+    """
+    from node.runtime import run_node
+
+    run_node(home)
+
+
+@main.group()
+def devnet() -> None:
+    """Start, inspect and stop a local network (one OS process per validator)."""
+
+
+dir_option = click.option(
+    "--dir",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The network directory made by `genesis new`.",
+)
+
+
+@devnet.command("up")
+@dir_option
+@json_option
+@friendly_errors
+def devnet_up_cmd(root: Path, as_json: bool) -> None:
+    """Start every validator of the network and wait until all answer."""
+    from cli.devnet import devnet_up
+
+    state = devnet_up(root)
+    emit(
+        state,
+        as_json,
+        lambda d: "\n".join(
+            [f"started {len(d['pids'])} validators"] + [f"  {u}" for u in d["rpc"]]
+        ),
+    )
+
+
+@devnet.command("down")
+@dir_option
+@json_option
+@friendly_errors
+def devnet_down_cmd(root: Path, as_json: bool) -> None:
+    """Stop the validators started by `devnet up`."""
+    from cli.devnet import devnet_down
+
+    emit(devnet_down(root), as_json, lambda d: f"stopped {len(d['stopped'])} validators")
+
+
+@devnet.command("status")
+@dir_option
+@json_option
+@friendly_errors
+def devnet_status_cmd(root: Path, as_json: bool) -> None:
+    """Height, view and peers of every validator."""
+    from cli.devnet import devnet_status
+
+    rows = devnet_status(root)
+    emit(
+        {"nodes": rows},
+        as_json,
+        lambda d: "\n".join(
+            f"{r['home']}: "
+            + (
+                f"height {r['height']} view {r['view']} peers {r['peers_connected']} "
+                f"mempool {r['mempool_txs']}"
+                if r["up"]
+                else "DOWN"
+            )
+            for r in d["nodes"]
+        ),
+    )
+
+
+# -- demo ---------------------------------------------------------------------------
+
+
+@main.command("demo")
+@click.option(
+    "--dir",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/demo"),
+    show_default=True,
+    help="Where the demo network lives.",
+)
+@click.option("--validators", type=click.IntRange(1, 12), default=4, show_default=True)
+@click.option("--trainees", type=click.IntRange(20, 100_000), default=300, show_default=True)
+@click.option("--suite", type=click.Choice(suite_names()), default=DEFAULT_SUITE, show_default=True)
+@json_option
+@friendly_errors
+def demo(root: Path, validators: int, trainees: int, suite: str, as_json: bool) -> None:
+    """A fresh local network running a month of subsidised training, with fraud attempts."""
+    from cli.demo import print_summary, run_demo
+
+    summary = run_demo(root, validators, trainees, suite)
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        print_summary(summary)
 
 
 if __name__ == "__main__":

@@ -72,12 +72,20 @@ def new_network(
         (home / "genesis.json").write_text(text)
         write_key(home / "validator.key", key_for(f"validator/{code}"))
         peers = tuple(
-            PeerAddress(public_key=key_for(f"validator/{other}").public_key.hex(),
-                        host="127.0.0.1", port=p2p[other])
-            for other in codes if other != code
+            PeerAddress(
+                public_key=key_for(f"validator/{other}").public_key.hex(),
+                host="127.0.0.1",
+                port=p2p[other],
+            )
+            for other in codes
+            if other != code
         )
-        write_config(home, NodeConfig(moniker=f"node{i}-{code}", p2p_port=p2p[code],
-                                      rpc_port=p2p[code] + 1, peers=peers))
+        write_config(
+            home,
+            NodeConfig(
+                moniker=f"node{i}-{code}", p2p_port=p2p[code], rpc_port=p2p[code] + 1, peers=peers
+            ),
+        )
         homes.append(home)
     urls = [f"http://127.0.0.1:{p2p[c] + 1}" for c in codes]
     return Network(root, homes, genesis_path, urls)

@@ -175,11 +175,13 @@ class PeerNetwork:
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
             try:
-                await asyncio.wait_for(self._dial_handshake(reader, writer, peer), HANDSHAKE_TIMEOUT_S)
+                await asyncio.wait_for(
+                    self._dial_handshake(reader, writer, peer), HANDSHAKE_TIMEOUT_S
+                )
                 backoff = BACKOFF_MIN_S
                 self.stats.connected_out.add(peer)
                 await self._pump_until_closed(reader, writer, self._queues[peer])
-            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, DecodeError) as exc:
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, DecodeError) as exc:
                 log.debug("link to %s lost: %s", peer.hex()[:12], exc)
             except LinkRefused as exc:
                 self.stats.refused += 1
@@ -191,7 +193,10 @@ class PeerNetwork:
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 
     async def _pump_until_closed(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, queue: asyncio.Queue[bytes]
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        queue: asyncio.Queue[bytes],
     ) -> None:
         # The listener never writes after the handshake, so any read completing
         # means the connection is gone; without this watch an idle link would
@@ -236,7 +241,9 @@ class PeerNetwork:
         payload = _transcript("listener", nonce_d, nonce_l, me, listener)
         if not self._verify(listener, payload, sig_l):
             raise LinkRefused("the listener's handshake signature does not verify")
-        proof = self._signer.sign(TAG_LINK, self._chain_id, _transcript("dialer", nonce_d, nonce_l, me, listener))
+        proof = self._signer.sign(
+            TAG_LINK, self._chain_id, _transcript("dialer", nonce_d, nonce_l, me, listener)
+        )
         write_frame(writer, [proof])
         await writer.drain()
 
@@ -246,7 +253,9 @@ class PeerNetwork:
         peer = None
         self._inbound.add(writer)
         try:
-            peer = await asyncio.wait_for(self._accept_handshake(reader, writer), HANDSHAKE_TIMEOUT_S)
+            peer = await asyncio.wait_for(
+                self._accept_handshake(reader, writer), HANDSHAKE_TIMEOUT_S
+            )
             self.stats.connected_in.add(peer)
             while True:
                 value = await read_frame(reader)
@@ -261,7 +270,7 @@ class PeerNetwork:
         except DecodeError as exc:
             self.stats.garbage += 1
             log.warning("closing a link that sent garbage: %s", exc)
-        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError):
             pass
         finally:
             if peer is not None:
@@ -285,7 +294,9 @@ class PeerNetwork:
         if not isinstance(nonce_d, bytes) or len(nonce_d) != 32:
             raise DecodeError("HELLO nonce must be 32 bytes")
         me, nonce_l = self._signer.public_key, os.urandom(32)
-        sig_l = self._signer.sign(TAG_LINK, self._chain_id, _transcript("listener", nonce_d, nonce_l, dialer, me))
+        sig_l = self._signer.sign(
+            TAG_LINK, self._chain_id, _transcript("listener", nonce_d, nonce_l, dialer, me)
+        )
         write_frame(writer, [me, nonce_l, sig_l])
         await writer.drain()
         proof = await read_frame(reader, 4096)

@@ -114,7 +114,9 @@ class Mempool:
     def admit_bytes(self, raw: bytes) -> Admission:
         """Decode and admit one encoded tx."""
         if len(raw) > self.limits.max_tx_bytes:
-            return Admission(None, "tx_too_large", f"a tx may have at most {self.limits.max_tx_bytes} bytes")
+            return Admission(
+                None, "tx_too_large", f"a tx may have at most {self.limits.max_tx_bytes} bytes"
+            )
         try:
             tx = Tx.decode(raw)
         except DecodeError as exc:
@@ -140,7 +142,10 @@ class Mempool:
         if digest in self._txs or self._is_committed(digest):
             return "duplicate_tx", "this tx is already pending or committed"
         if tx.expires <= self.head_height:
-            return "tx_expired", f"tx expired at height {tx.expires}; the chain is at {self.head_height}"
+            return (
+                "tx_expired",
+                f"tx expired at height {tx.expires}; the chain is at {self.head_height}",
+            )
         if tx.expires > self.head_height + self.limits.expiry_window:
             return "expiry_too_far", (
                 f"expires may be at most {self.limits.expiry_window} heights ahead "

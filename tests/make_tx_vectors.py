@@ -25,8 +25,22 @@ CASES = [
         "learning.record_sessions",
         2**40 + 7,
         5000,
-        [[["s-0001", b"\x11" * 32, "class-nc-001", "unit-1", "recorded", 1767258000, 1767261600,
-           3500, [[1767258060, b"\x22" * 32, True], [1767259860, b"\x23" * 32, True]], b"\x33" * 32]]],
+        [
+            [
+                [
+                    "s-0001",
+                    b"\x11" * 32,
+                    "class-nc-001",
+                    "unit-1",
+                    "recorded",
+                    1767258000,
+                    1767261600,
+                    3500,
+                    [[1767258060, b"\x22" * 32, True], [1767259860, b"\x23" * 32, True]],
+                    b"\x33" * 32,
+                ]
+            ]
+        ],
     ),
 ]
 
@@ -46,18 +60,26 @@ def build() -> dict:
     for kind, nonce, expires, body in CASES:
         tx = sign_tx(signer, CHAIN, kind, nonce, expires, body)
         payload = tx_payload(tx)
-        vectors.append({
-            "kind": kind, "nonce": nonce, "expires": expires, "body": _hexify(body),
-            "payload_hex": payload.hex(),
-            "signing_bytes_hex": signing_bytes(TAG_TX, CHAIN, payload).hex(),
-            "tx_hash_hex": tx_hash(suite, tx).hex(),
-            "signature_hex": tx.signature.hex(),
-            "tx_hex": tx.encode().hex(),
-        })
+        vectors.append(
+            {
+                "kind": kind,
+                "nonce": nonce,
+                "expires": expires,
+                "body": _hexify(body),
+                "payload_hex": payload.hex(),
+                "signing_bytes_hex": signing_bytes(TAG_TX, CHAIN, payload).hex(),
+                "tx_hash_hex": tx_hash(suite, tx).hex(),
+                "signature_hex": tx.signature.hex(),
+                "tx_hex": tx.encode().hex(),
+            }
+        )
     return {
-        "about": "skillchain tx signing vectors; bytes are {\"bin\": hex} in bodies",
-        "suite": suite.name, "chain_id": CHAIN, "seed_hex": SEED.hex(),
-        "public_key_hex": signer.public_key.hex(), "tag": TAG_TX.decode(),
+        "about": 'skillchain tx signing vectors; bytes are {"bin": hex} in bodies',
+        "suite": suite.name,
+        "chain_id": CHAIN,
+        "seed_hex": SEED.hex(),
+        "public_key_hex": signer.public_key.hex(),
+        "tag": TAG_TX.decode(),
         "domain_prefix_hex": encode([TAG_TX, CHAIN]).hex(),
         "vectors": vectors,
     }

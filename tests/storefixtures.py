@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from chain.blocks import receipts_root, tx_root
 from chain.crypto import get_suite
-from chain.types import Block, BlockHeader, Tx, Receipt, ReceiptStatus, header_hash, sign_tx, tx_hash
+from chain.types import (
+    Block,
+    BlockHeader,
+    Receipt,
+    ReceiptStatus,
+    Tx,
+    header_hash,
+    sign_tx,
+    tx_hash,
+)
 from chain.validators import Validator, ValidatorSet, build_certificate, sign_commit
 from storage.store import Store
 
@@ -30,7 +39,14 @@ def put_txs(height: int, puts: dict[bytes, bytes | None], count: int) -> tuple[T
     """``count`` signed ``test.put`` txs that together carry ``puts``."""
     items = sorted(puts.items())
     return tuple(
-        sign_tx(CLIENT, CHAIN, "test.put", height * 1_000_000 + i, height + 10, [[k, v] for k, v in chunk])
+        sign_tx(
+            CLIENT,
+            CHAIN,
+            "test.put",
+            height * 1_000_000 + i,
+            height + 10,
+            [[k, v] for k, v in chunk],
+        )
         for i, chunk in enumerate(_chunks(items, count))
     )
 
@@ -44,12 +60,26 @@ def commit_puts(store: Store, puts: dict[bytes, bytes | None], txs_per_block: in
     receipts = [Receipt(int(ReceiptStatus.ACCEPTED), "", ()) for _ in txs]
     update = store.tree.compute(head.height, height, dict(puts))
     header = BlockHeader(
-        CHAIN, height, 0, 1_767_225_600 + height, head.block_hash, VALIDATOR.public_key,
-        tx_root(SUITE, txs, hashes), receipts_root(SUITE, receipts), update.root, VALSET.hash(SUITE),
+        CHAIN,
+        height,
+        0,
+        1_767_225_600 + height,
+        head.block_hash,
+        VALIDATOR.public_key,
+        tx_root(SUITE, txs, hashes),
+        receipts_root(SUITE, receipts),
+        update.root,
+        VALSET.hash(SUITE),
     )
     block = Block(header, txs)
     digest = header_hash(SUITE, header)
-    cert = build_certificate(VALSET, height, 0, digest, {VALIDATOR.public_key: sign_commit(VALIDATOR, CHAIN, height, 0, digest)})
+    cert = build_certificate(
+        VALSET,
+        height,
+        0,
+        digest,
+        {VALIDATOR.public_key: sign_commit(VALIDATOR, CHAIN, height, 0, digest)},
+    )
     store.commit(block, cert, receipts, hashes, update, dict(puts))
     return block
 

@@ -90,5 +90,6 @@ def test_several_problems_are_reported_at_once():
     def two(d):
         d["policy"]["daily_cap_seconds"] = -1
         d["funds"][0]["budget_fen"] = -5
+
     with pytest.raises(GenesisError, match="2 problem"):
         parse_genesis(mutate(two))

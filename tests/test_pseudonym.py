@@ -19,7 +19,9 @@ def test_standard_example_is_valid():
     assert is_valid_id_number("11010519491231002x")
 
 
-@pytest.mark.parametrize("bad", ["110105194912310021", "11010519491231002", "1101051949123100XX", ""])
+@pytest.mark.parametrize(
+    "bad", ["110105194912310021", "11010519491231002", "1101051949123100XX", ""]
+)
 def test_bad_numbers_are_refused(bad):
     assert not is_valid_id_number(bad)
     with pytest.raises(InputError):

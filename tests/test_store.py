@@ -16,15 +16,14 @@ import pytest
 from chain.errors import CorruptStoreError, ForeignStoreError, StorageError
 from chain.types import Block, header_hash
 from storage.state_tree import StateTree
+from storage.store import Store
 from tests.storefixtures import (
     CHAIN,
-    GENESIS_HASH,
     SUITE,
     commit_puts,
     ensure_genesis,
     open_store,
 )
-from storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -120,7 +119,10 @@ def test_sigkill_at_random_moments_never_leaves_a_mixed_head(tmp_path):
     for round_no in range(52):
         child = subprocess.Popen(
             [sys.executable, "-m", "tests.crash_child", str(path), str(round_no)],
-            stdout=subprocess.PIPE, cwd=REPO, env=env, text=True,
+            stdout=subprocess.PIPE,
+            cwd=REPO,
+            env=env,
+            text=True,
         )
         target = rng.randint(1, 6)
         deadline = time.monotonic() + 30

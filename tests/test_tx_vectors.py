@@ -20,5 +20,10 @@ def test_vectors_verify_from_their_bytes_alone():
         tx = Tx.decode(bytes.fromhex(vector["tx_hex"]))
         assert verify_tx_signature(suite, tx)
         assert tx.sender.hex() == doc["public_key_hex"]
-        assert suite.tagged_hash(TAG_TX, bytes.fromhex(vector["payload_hex"])).hex() == vector["tx_hash_hex"]
-        assert bytes.fromhex(vector["signing_bytes_hex"]).startswith(bytes.fromhex(doc["domain_prefix_hex"]))
+        assert (
+            suite.tagged_hash(TAG_TX, bytes.fromhex(vector["payload_hex"])).hex()
+            == vector["tx_hash_hex"]
+        )
+        assert bytes.fromhex(vector["signing_bytes_hex"]).startswith(
+            bytes.fromhex(doc["domain_prefix_hex"])
+        )

@@ -43,7 +43,9 @@ def test_set_order_is_canonical_and_hash_stable():
 
 def test_duplicate_key_refused():
     with pytest.raises(DecodeError, match="twice"):
-        ValidatorSet([Validator(KEYS[0].public_key, "a", "1"), Validator(KEYS[0].public_key, "b", "2")])
+        ValidatorSet(
+            [Validator(KEYS[0].public_key, "a", "1"), Validator(KEYS[0].public_key, "b", "2")]
+        )
 
 
 def certificate(valset, signers, height=3, view=0, block_hash=b"\x07" * 32, chain="jx"):
@@ -80,7 +82,9 @@ def test_signature_for_another_block_chain_or_height_fails():
         certificate(valset, KEYS[:3], chain="other"),
         certificate(valset, KEYS[:3], height=4),
     ):
-        forged = good.__class__(good.height, good.view, good.block_hash, good.signers, bad.signatures)
+        forged = good.__class__(
+            good.height, good.view, good.block_hash, good.signers, bad.signatures
+        )
         with pytest.raises(CertificateError, match="does not verify"):
             verify_certificate(SUITE, "jx", valset, forged)
 
@@ -88,7 +92,9 @@ def test_signature_for_another_block_chain_or_height_fails():
 def test_bitmap_shape_is_checked():
     valset = make_set(KEYS[:4])
     good = certificate(valset, KEYS[:3])
-    too_long = good.__class__(good.height, good.view, good.block_hash, good.signers + b"\x00", good.signatures)
+    too_long = good.__class__(
+        good.height, good.view, good.block_hash, good.signers + b"\x00", good.signatures
+    )
     with pytest.raises(CertificateError, match="bitmap"):
         verify_certificate(SUITE, "jx", valset, too_long)
     stray = good.__class__(good.height, good.view, good.block_hash, b"\xff", good.signatures)
@@ -99,7 +105,11 @@ def test_bitmap_shape_is_checked():
 def test_duplicated_signature_cannot_pad_a_quorum():
     valset = make_set(KEYS[:4])
     good = certificate(valset, KEYS[:2])
-    bitmap = bytes([good.signers[0] | (1 << next(i for i in range(4) if not good.signers[0] >> i & 1))])
-    padded = good.__class__(good.height, good.view, good.block_hash, bitmap, good.signatures + good.signatures[:1])
+    bitmap = bytes(
+        [good.signers[0] | (1 << next(i for i in range(4) if not good.signers[0] >> i & 1))]
+    )
+    padded = good.__class__(
+        good.height, good.view, good.block_hash, bitmap, good.signatures + good.signatures[:1]
+    )
     with pytest.raises(CertificateError):
         verify_certificate(SUITE, "jx", valset, padded)

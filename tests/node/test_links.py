@@ -23,8 +23,15 @@ def free_port() -> int:
 
 def network(index, ports, members, inbox, chain="jx", genesis=GENESIS):
     peers = {KEYS[i].public_key: ("127.0.0.1", ports[i]) for i in range(len(ports))}
-    return PeerNetwork(SUITE, KEYS[index], chain, genesis, peers,
-                       lambda key: key in members, lambda sender, value: inbox.append((sender, value)))
+    return PeerNetwork(
+        SUITE,
+        KEYS[index],
+        chain,
+        genesis,
+        peers,
+        lambda key: key in members,
+        lambda sender, value: inbox.append((sender, value)),
+    )
 
 
 async def eventually(check, timeout=5.0):

@@ -12,8 +12,14 @@ CHAIN = "jx"
 
 
 def pool(limits=None, check=lambda tx: None, committed=frozenset()):
-    return Mempool(SUITE, CHAIN, SignatureCache(SUITE), check, lambda d: d in committed,
-                   limits or MempoolLimits(max_txs=100, expiry_window=50))
+    return Mempool(
+        SUITE,
+        CHAIN,
+        SignatureCache(SUITE),
+        check,
+        lambda d: d in committed,
+        limits or MempoolLimits(max_txs=100, expiry_window=50),
+    )
 
 
 def tx(signer, nonce, expires=10, chain=CHAIN, body=None):

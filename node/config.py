@@ -1,0 +1,77 @@
+"""A node's home directory: config, genesis, key, data, consensus log, log file.
+
+    HOME/config.json     addresses of this node and of its peers (validators)
+    HOME/genesis.json    the chain's genesis (a copy; its hash pins the data)
+    HOME/validator.key   this node's consensus key (mode 0600)
+    HOME/data/           LevelDB (storage.store)
+    HOME/consensus.wal   what this replica signed (storage.wal)
+    HOME/node.log        the node's log (no personal data is ever logged)
+
+Config is validated like genesis: unknown fields are errors, so a typo in an
+address is caught at start-up rather than by a silent partition.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chain.errors import InputError
+
+__all__ = ["NodeConfig", "PeerAddress", "load_config", "write_config"]
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class PeerAddress(BaseModel):
+    """Where another validator listens for validator links."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    public_key: str
+    host: str
+    port: Port
+
+
+class NodeConfig(BaseModel):
+    """The contents of ``config.json``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    moniker: str
+    p2p_host: str = "127.0.0.1"
+    p2p_port: Port
+    rpc_host: str = "127.0.0.1"
+    rpc_port: Port
+    peers: tuple[PeerAddress, ...] = ()
+    block_interval_ms: Annotated[int, Field(ge=0, le=60_000)] = 200
+    max_block_txs: Annotated[int, Field(ge=1, le=100_000)] = 4_000
+    rpc_rate_per_s: Annotated[int, Field(ge=1)] = 5_000
+    mempool_max_txs: Annotated[int, Field(ge=100)] = 100_000
+
+
+class ConfigError(InputError):
+    code = "bad_config"
+
+
+def load_config(home: str | Path) -> NodeConfig:
+    """Read and validate ``HOME/config.json``."""
+    path = Path(home) / "config.json"
+    try:
+        return NodeConfig.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {path}: {exc.strerror}; create a home with `skillchain genesis new`"
+        ) from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
+
+
+def write_config(home: str | Path, config: NodeConfig) -> None:
+    path = Path(home) / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config.model_dump(mode="json"), indent=2) + "\n")

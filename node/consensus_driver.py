@@ -1,0 +1,315 @@
+"""Drives the sans-I/O replica: links in, actions out, in order, with the WAL in between.
+
+Theory of operation
+-------------------
+Every replica action list is performed strictly in order through one work
+queue (no recursion: an action may yield more events, which queue behind).
+``Persist`` records are appended to the write-ahead log and the log is
+fsynced once before the next ``Send``/``Broadcast`` — one sync per burst,
+never a vote on the wire that is not on disk.
+
+``BuildProposal`` is answered after a short wait that lets txs accumulate:
+as soon as ``block_interval_ms`` has passed with txs pending, or after
+``idle_block_ms`` with none (an empty block keeps the replicas' progress
+timers quiet; it must stay below the base timeout).
+
+Catch-up requests are served by the replica itself from our store (it gets a
+``BlockSource``); catch-up responses are verified by the replica against the
+validator set of each height before a ``Commit`` reaches us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import contracts
+from chain.codec import Value
+from chain.errors import DecodeError, InputError
+from chain.validators import ValidatorSet
+from consensus.actions import (
+    Action,
+    Broadcast,
+    BuildProposal,
+    Commit,
+    Config,
+    Persist,
+    ReportEvidence,
+    RequestCatchUp,
+    Send,
+    SetTimer,
+    Tip,
+    VerifyBlock,
+)
+from consensus.messages import CertifiedBlock, decode_message, encode_message
+from consensus.replica import Replica
+from node.links import PeerNetwork
+from storage.wal import WriteAheadLog
+
+if TYPE_CHECKING:
+    from node.metrics import Metrics
+    from node.runtime import Node
+
+__all__ = ["ConsensusDriver"]
+
+log = logging.getLogger("skillchain.consensus")
+
+TICK_S = 0.01
+IDLE_BLOCK_MS = 1_000
+CONSENSUS_CONFIG = Config(base_timeout_ms=3_000, max_timeout_ms=30_000)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("proposal task failed", exc_info=task.exception())
+
+
+class _HistoricReader:
+    """State values as of a committed version (for validator sets of past heights)."""
+
+    def __init__(self, tree: Any, version: int) -> None:
+        self._tree, self._version = tree, version
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._tree.get(key, self._version)
+
+
+class ConsensusDriver:
+    """The replica's I/O: timers, WAL, links, executor calls."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        store = node.store
+        self.wal = WriteAheadLog(node.home / "consensus.wal")
+        head = store.head
+        self._valsets: dict[int, ValidatorSet] = {}
+        self.replica = Replica(
+            node.suite,
+            node.chain_id,
+            node.signer,
+            self._validators_for,
+            CONSENSUS_CONFIG,
+            Tip(head.height, head.block_hash),
+            self.wal.replay(),
+            self._certified_block,
+        )
+        peers = {bytes.fromhex(p.public_key): (p.host, p.port) for p in node.config.peers}
+        self.links = PeerNetwork(
+            node.suite,
+            node.signer,
+            node.chain_id,
+            node.genesis_hash,
+            peers,
+            self._is_validator,
+            self._on_frame,
+        )
+        self._queue: deque[Action] = deque()
+        self._dirty = False
+        self._deadline_ms: int | None = None
+        self._proposal: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._tx_arrived = asyncio.Event()
+        self.evidence: list[dict[str, Any]] = []
+        self.view_changes = 0
+        self._last_view = (0, 0)
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        config = self.node.config
+        await self.links.start(config.p2p_host, config.p2p_port)
+        self._perform(self.replica.start(self._now_ms()))
+        self._tasks.append(asyncio.create_task(self._tick_loop()))
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *([self._proposal] if self._proposal else [])]:
+            task.cancel()
+        await self.links.stop()
+        self.wal.close()
+
+    # -- inputs ---------------------------------------------------------------------
+
+    @staticmethod
+    def _now_ms() -> int:
+        return int(time.monotonic() * 1000)
+
+    def _validators_for(self, height: int) -> ValidatorSet:
+        head = self.node.store.head.height
+        if height == head + 1:
+            return self.node.executor.validator_set()
+        if height not in self._valsets:
+            state = contracts.Overlay(_HistoricReader(self.node.store.tree, max(0, height - 1)))
+            self._valsets[height] = contracts.validator_set_at(state)
+        return self._valsets[height]
+
+    def _is_validator(self, key: bytes) -> bool:
+        return key in self.node.executor.validator_set()
+
+    def _certified_block(self, height: int) -> CertifiedBlock | None:
+        store = self.node.store
+        block, cert = store.block(height), store.certificate(height)
+        return None if block is None or cert is None else CertifiedBlock(block, cert)
+
+    def _on_frame(self, sender: bytes, value: Value) -> None:
+        if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)):
+            return
+        kind, body = value
+        if kind == "t":
+            self.node.on_gossip(body)
+        elif kind == "c" and isinstance(body, bytes):
+            try:
+                message = decode_message(body)
+            except DecodeError as exc:
+                log.warning("garbage consensus message from %s: %s", sender.hex()[:12], exc)
+                return
+            self._perform(self.replica.on_message(sender, message))
+
+    def on_new_tx(self) -> None:
+        self._tx_arrived.set()
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            if self._deadline_ms is not None and self._now_ms() >= self._deadline_ms:
+                self._deadline_ms = None
+                self._perform(self.replica.on_tick(self._now_ms()))
+
+    # -- performing actions ----------------------------------------------------------
+
+    def _perform(self, actions: list[Action]) -> None:
+        """Carry out ``actions`` (and whatever they lead to) strictly in order."""
+        running = bool(self._queue)
+        self._queue.extend(actions)
+        if running:
+            return  # an outer call is draining the queue
+        while self._queue:
+            action = self._queue[0]
+            try:
+                more = self._do(action)
+            finally:
+                self._queue.popleft()
+            self._queue.extend(more)  # results of an answered action are later events
+        self._sync_wal()
+        self._track_view()
+
+    def _sync_wal(self) -> None:
+        if self._dirty:
+            self.wal.sync()
+            self._dirty = False
+
+    def _do(self, action: Action) -> list[Action]:
+        if isinstance(action, Persist):
+            self.wal.append(action.data, sync=False)
+            self._dirty = True
+        elif isinstance(action, Send):
+            self._sync_wal()
+            self.links.send(action.to, ["c", encode_message(action.msg)])
+        elif isinstance(action, Broadcast):
+            self._sync_wal()
+            self.links.broadcast(["c", encode_message(action.msg)])
+        elif isinstance(action, SetTimer):
+            self._deadline_ms = action.deadline_ms
+        elif isinstance(action, BuildProposal):
+            self._schedule_proposal(action)
+        elif isinstance(action, VerifyBlock):
+            return self._verify(action)
+        elif isinstance(action, Commit):
+            return self._commit(action)
+        elif isinstance(action, RequestCatchUp):
+            self._sync_wal()
+            frame = ["c", encode_message(action.request)]
+            for peer in action.peers:
+                self.links.send(peer, frame)
+        elif isinstance(action, ReportEvidence):
+            self._record_evidence(action)
+        return []
+
+    def _verify(self, action: VerifyBlock) -> list[Action]:
+        try:
+            self.node.executor.verify(action.block, int(time.time()))
+            ok = True
+        except InputError as exc:
+            log.warning("refusing proposal %s: %s", action.block_hash.hex()[:12], exc)
+            ok = False
+        return self.replica.on_block_verified(action.block_hash, ok)
+
+    def _commit(self, action: Commit) -> list[Action]:
+        self.node.executor.commit(action.block, action.certificate)
+        self.node.on_committed(action.block, action.certificate)
+        return self.replica.on_committed(action.block.header.height)
+
+    def _record_evidence(self, action: ReportEvidence) -> None:
+        a, b = action.vote_a, action.vote_b
+        log.warning(
+            "evidence: validator %s signed two blocks at height %d view %d phase %d",
+            a.voter.hex()[:12],
+            a.height,
+            a.view,
+            a.phase,
+        )
+        self.evidence.append(
+            {
+                "voter": a.voter.hex(),
+                "height": a.height,
+                "view": a.view,
+                "phase": a.phase,
+                "votes": [a.encode().hex(), b.encode().hex()],
+            }
+        )
+
+    def _schedule_proposal(self, action: BuildProposal) -> None:
+        if self._proposal is not None and not self._proposal.done():
+            self._proposal.cancel()
+        self._proposal = asyncio.get_running_loop().create_task(self._propose(action))
+        self._proposal.add_done_callback(_log_failure)
+
+    async def _propose(self, action: BuildProposal) -> None:
+        node = self.node
+        waited_ms = 0
+        interval = node.config.block_interval_ms
+        while True:
+            if len(node.mempool) and waited_ms >= interval:
+                break
+            if waited_ms >= IDLE_BLOCK_MS:
+                break
+            self._tx_arrived.clear()
+            step = 10
+            await asyncio.sleep(step / 1000)
+            waited_ms += step
+        if node.store.head.height + 1 != action.height:
+            return  # the height moved on (catch-up) while we waited
+        batch = node.mempool.take(node.config.max_block_txs, 8 * 1024 * 1024)
+        execution = node.executor.propose(
+            action.view, int(time.time()), node.signer.public_key, batch
+        )
+        self._perform(self.replica.on_proposal_ready(execution.block))
+
+    def _track_view(self) -> None:
+        current = (self.replica.height, self.replica.view)
+        if current[0] == self._last_view[0] and current[1] > self._last_view[1]:
+            self.view_changes += current[1] - self._last_view[1]
+        self._last_view = current
+
+    # -- reads ------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        replica = self.replica
+        return {
+            "consensus_height": replica.height,
+            "view": replica.view,
+            "step": replica.step.name.lower(),
+            "view_changes": self.view_changes,
+            "peers_connected": len(self.links.connected()),
+            "validators": len(replica.valset),
+            "evidence": len(self.evidence),
+            "syncing": replica.height > self.node.store.head.height + 1,
+        }
+
+    def update_metrics(self, metrics: Metrics) -> None:
+        metrics.view = self.replica.view
+        metrics.view_changes = self.view_changes
+        metrics.peers_connected = len(self.links.connected())
+        metrics.evidence = len(self.evidence)

@@ -1,0 +1,224 @@
+"""The executor: where consensus, contracts and storage meet (the node's ABCI).
+
+Theory of operation
+-------------------
+Consensus never touches state; it asks the executor three things:
+
+* **propose** — the primary turns pending txs into a block: execute them on
+  an overlay of the committed state, then fill the header with the tx root,
+  the receipts root and the post-state root ("execute, then vote").
+* **verify** — a replica re-executes a proposed block the same way and
+  accepts it only when every root matches and every rule a header must obey
+  holds (chain, height, parent, time, validator-set hash, proposer, tx
+  signatures). Verdicts are kept, so a block is executed once per node.
+* **commit** — a block with its certificate is written in one synced batch
+  (``Store.commit``) from the execution that verified it.
+
+The auditor's replay runs the same ``verify`` + ``commit`` path block after
+block, trusting only genesis: there is one definition of "executing a block".
+
+The validator set for height h is fixed by the state after h-1, so after each
+commit the executor reads the set for the next height from the new state.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import contracts
+from chain.blocks import check_tx_root, receipts_root, tx_root
+from chain.errors import CertificateError, DecodeError, InputError, InternalError
+from chain.genesis import Genesis
+from chain.types import Block, BlockHeader, CommitCertificate, Receipt, Tx, header_hash
+from chain.validators import ValidatorSet, verify_certificate
+from node.mempool import SignatureCache
+from storage.state_tree import TreeUpdate
+from storage.store import Head, Store
+
+__all__ = ["BlockRejected", "Execution", "Executor", "MAX_FUTURE_DRIFT_S"]
+
+MAX_FUTURE_DRIFT_S = 30
+"""A proposal may not claim a time more than this far past the verifier's clock."""
+
+
+class BlockRejected(InputError):
+    """A proposed or fetched block that this node will not vote for or apply."""
+
+    code = "block_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """The outcome of executing one block on top of the committed head."""
+
+    block: Block
+    block_hash: bytes
+    tx_hashes: list[bytes]
+    receipts: list[Receipt]
+    changes: dict[bytes, bytes | None]
+    update: TreeUpdate
+
+
+class Executor:
+    """Executes blocks over a node's store; see the module docstring."""
+
+    def __init__(self, store: Store, genesis: Genesis, genesis_hash: bytes) -> None:
+        self.store = store
+        self.suite = store.suite
+        self.genesis = genesis
+        self.chain_id = genesis.chain_id
+        self.signatures = SignatureCache(self.suite)
+        self._verified: OrderedDict[bytes, Execution] = OrderedDict()
+        if store.head is None:
+            self._write_genesis(genesis_hash)
+        self._valset_height = -1
+        self._valset: ValidatorSet | None = None
+
+    def _write_genesis(self, genesis_hash: bytes) -> None:
+        overlay = contracts.Overlay(self.store.state)
+        contracts.init_genesis(overlay, self.genesis)
+        changes = overlay.changes()
+        update = self.store.tree.compute(0, 0, changes)
+        self.store.commit_genesis(genesis_hash, update, changes)
+
+    @property
+    def head(self) -> Head:
+        head = self.store.head
+        if head is None:
+            raise InternalError("executor used before genesis was written")
+        return head
+
+    def validator_set(self) -> ValidatorSet:
+        """The set in force for the next height (fixed by the committed state)."""
+        if self._valset_height != self.head.height:
+            self._valset = contracts.validator_set_at(contracts.Overlay(self.store.state))
+            self._valset_height = self.head.height
+        assert self._valset is not None
+        return self._valset
+
+    def parent_time(self) -> int:
+        """Time of the head block (genesis time at height 0)."""
+        head = self.head
+        if head.height == 0:
+            return self.genesis.genesis_time
+        block = self.store.block(head.height)
+        assert block is not None
+        return block.header.time
+
+    # -- propose ---------------------------------------------------------------
+
+    def propose(
+        self, view: int, time_s: int, proposer: bytes, txs: Sequence[tuple[Tx, bytes]]
+    ) -> Execution:
+        """Execute ``txs`` (already admitted) and build the block to propose."""
+        head = self.head
+        height = head.height + 1
+        time_s = max(time_s, self.parent_time())
+        ctx = contracts.BlockContext(height, time_s, proposer)
+        receipts, changes = self._run(ctx, txs)
+        update = self.store.tree.compute(head.height, height, changes)
+        block_txs = tuple(tx for tx, _ in txs)
+        hashes = [digest for _, digest in txs]
+        header = BlockHeader(
+            self.chain_id,
+            height,
+            view,
+            time_s,
+            head.block_hash,
+            proposer,
+            tx_root(self.suite, block_txs, hashes),
+            receipts_root(self.suite, receipts),
+            update.root,
+            self.validator_set().hash(self.suite),
+        )
+        block = Block(header, block_txs)
+        return self._remember(
+            Execution(block, header_hash(self.suite, header), hashes, receipts, changes, update)
+        )
+
+    def _run(
+        self, ctx: contracts.BlockContext, txs: Sequence[tuple[Tx, bytes]]
+    ) -> tuple[list[Receipt], dict[bytes, bytes | None]]:
+        overlay = contracts.Overlay(self.store.state)
+        receipts = contracts.execute_block(overlay, ctx, list(txs))
+        return receipts, overlay.changes()
+
+    # -- verify ----------------------------------------------------------------
+
+    def verify(self, block: Block, now_s: int | None = None) -> Execution:
+        """Re-execute ``block`` on the head; raise ``BlockRejected`` saying what differs."""
+        digest = header_hash(self.suite, block.header)
+        known = self._verified.get(digest)
+        if known is not None:
+            return known
+        header = block.header
+        self._check_header(header, now_s)
+        try:
+            hashes = check_tx_root(self.suite, block)
+        except DecodeError as exc:
+            raise BlockRejected(exc.message) from None
+        for tx, tx_id in zip(block.txs, hashes, strict=True):
+            if tx.chain_id != self.chain_id or not self.signatures.check(tx, tx_id):
+                raise BlockRejected(f"height {header.height}: tx {tx_id.hex()} has a bad signature")
+        ctx = contracts.BlockContext(header.height, header.time, header.proposer)
+        receipts, changes = self._run(ctx, list(zip(block.txs, hashes, strict=True)))
+        if receipts_root(self.suite, receipts) != header.receipts_root:
+            raise BlockRejected(f"height {header.height}: receipts root differs after re-execution")
+        update = self.store.tree.compute(self.head.height, header.height, changes)
+        if update.root != header.state_root:
+            raise BlockRejected(f"height {header.height}: state root differs after re-execution")
+        return self._remember(Execution(block, digest, hashes, receipts, changes, update))
+
+    def _check_header(self, header: BlockHeader, now_s: int | None) -> None:
+        head = self.head
+        problems = []
+        if header.chain_id != self.chain_id:
+            problems.append(f"chain id {header.chain_id!r}")
+        if header.height != head.height + 1:
+            problems.append(f"height {header.height} (expected {head.height + 1})")
+        if header.parent_hash != head.block_hash:
+            problems.append("parent hash is not our head")
+        if header.time < self.parent_time():
+            problems.append("time goes backwards")
+        if now_s is not None and header.time > now_s + MAX_FUTURE_DRIFT_S:
+            problems.append(f"time {header.time} is ahead of our clock ({now_s})")
+        valset = self.validator_set()
+        if header.validators_hash != valset.hash(self.suite):
+            problems.append("validator-set hash differs from the set in force")
+        if header.proposer not in valset:
+            problems.append("proposer is not a validator")
+        if problems:
+            raise BlockRejected(f"block {header.height} rejected: " + "; ".join(problems))
+
+    def _remember(self, execution: Execution) -> Execution:
+        self._verified[execution.block_hash] = execution
+        while len(self._verified) > 16:
+            self._verified.popitem(last=False)
+        return execution
+
+    # -- commit ----------------------------------------------------------------
+
+    def commit(self, block: Block, certificate: CommitCertificate) -> Execution:
+        """Apply a certified block (verifying it first if this node has not)."""
+        execution = self.verify(block)
+        if (
+            certificate.block_hash != execution.block_hash
+            or certificate.height != block.header.height
+        ):
+            raise BlockRejected("certificate is for another block than the one committed")
+        try:
+            verify_certificate(self.suite, self.chain_id, self.validator_set(), certificate)
+        except CertificateError as exc:
+            raise BlockRejected(exc.message) from None
+        self.store.commit(
+            block,
+            certificate,
+            execution.receipts,
+            execution.tx_hashes,
+            execution.update,
+            execution.changes,
+        )
+        self._verified.clear()
+        return execution

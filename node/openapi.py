@@ -1,0 +1,167 @@
+"""The OpenAPI 3.1 document served at ``/v1/openapi.json``.
+
+Written by hand next to the routes (``node/rpc.py``) and pinned by a test
+that every route appears here, so the document cannot drift silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["OPENAPI"]
+
+_ERROR = {
+    "description": "Error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+_JSON = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+_HASH = {
+    "name": "hash",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+}
+
+
+def _op(
+    summary: str,
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {"200": _JSON, "4XX": _ERROR, "5XX": _ERROR},
+    }
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = body
+    op["responses"].update(extra or {})
+    return op
+
+
+_TX_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["tx"],
+                "additionalProperties": False,
+                "properties": {
+                    "tx": {"type": "string", "description": "hex of the canonical msgpack tx"}
+                },
+            }
+        },
+        "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+_BATCH_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["txs"],
+                "additionalProperties": False,
+                "properties": {
+                    "txs": {"type": "array", "maxItems": 5000, "items": {"type": "string"}}
+                },
+            }
+        },
+        "application/msgpack": {
+            "schema": {
+                "type": "string",
+                "format": "binary",
+                "description": "msgpack array of tx bytes",
+            }
+        },
+    },
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "skillchain node RPC",
+        "version": "1",
+        "description": (
+            "Submit signed transactions and read the Jiangxi vocational-training ledger. "
+            "Answers are JSON unless `Accept: application/msgpack` is sent. Errors are "
+            "`{code, message}`. Every write is a signed transaction."
+        ),
+    },
+    "paths": {
+        "/v1/txs": {
+            "post": _op(
+                "Submit one signed tx (add ?wait=commit to wait for its receipt)",
+                [{"name": "wait", "in": "query", "schema": {"enum": ["commit"]}}],
+                _TX_BODY,
+                {"202": {"description": "Admitted, pending"}},
+            )
+        },
+        "/v1/txs/batch": {
+            "post": _op("Submit up to 5,000 signed txs; one result per tx", body=_BATCH_BODY)
+        },
+        "/v1/txs/{hash}": {"get": _op("Status and receipt of a tx", [_HASH])},
+        "/v1/blocks/latest": {"get": _op("Latest block with its commit certificate")},
+        "/v1/blocks/{height}": {
+            "get": _op(
+                "Block at a height, with certificate and receipts",
+                [{"name": "height", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            )
+        },
+        "/v1/blocks": {
+            "get": _op(
+                "Blocks from..to (at most 100), for replay and catch-up",
+                [
+                    {"name": "from", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "to", "in": "query", "schema": {"type": "integer"}},
+                ],
+            )
+        },
+        "/v1/validators": {"get": _op("Validator set in force for the next height")},
+        "/v1/status": {"get": _op("Node status: height, view, peers, mempool, sync state")},
+        "/v1/query/{name}": {
+            "get": _op(
+                "Contract queries: progress, class, claim, provider_stats, city_stats; "
+                "add proof=1 for state proofs",
+                [
+                    {
+                        "name": "name",
+                        "in": "path",
+                        "required": True,
+                        "schema": {
+                            "enum": [
+                                "progress",
+                                "class",
+                                "claim",
+                                "provider_stats",
+                                "city_stats",
+                                "credential",
+                            ]
+                        },
+                    },
+                    {"name": "proof", "in": "query", "schema": {"enum": ["0", "1"]}},
+                ],
+            )
+        },
+        "/v1/stream": {"get": _op("WebSocket stream of committed blocks and contract events")},
+        "/v1/openapi.json": {"get": _op("This document")},
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {"200": {"description": "text/plain"}},
+            }
+        },
+    },
+    "components": {
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        }
+    },
+}

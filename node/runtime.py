@@ -1,0 +1,281 @@
+"""The node runtime: one asyncio task owns the replica; everything else feeds it.
+
+Theory of operation
+-------------------
+The replica (``consensus``) is a pure state machine; this module is its I/O
+shell. Inputs — frames from validator links, timer ticks, finished proposals
+and verifications — become replica events, and the actions the replica
+returns are carried out **in order**. Order matters for one rule above all:
+a ``Persist`` action is written and fsynced to the consensus log before any
+later ``Send``/``Broadcast`` in the same list leaves the process, so a vote
+that reaches a peer is always a vote this node will remember after a crash.
+
+Commits go through the executor (one synced LevelDB batch per height). After
+a commit the runtime tells the mempool (drop included txs, expire old ones),
+wakes RPC callers waiting for those txs, feeds the stream subscribers, and
+updates metrics.
+
+Txs admitted over RPC are gossiped to the other validators in small batches
+every ``GOSSIP_INTERVAL_S`` so any primary can include them; each node
+verifies each tx signature once (cached by hash and signature).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+import contracts
+from chain.codec import Value
+from chain.errors import DecodeError, SkillchainError
+from chain.genesis import load_genesis
+from chain.types import Block, CommitCertificate, ReceiptStatus, Tx
+from node.config import NodeConfig, load_config
+from node.consensus_driver import ConsensusDriver
+from node.executor import Executor
+from node.keys import load_key
+from node.mempool import Admission, Mempool, MempoolLimits
+from node.metrics import Metrics
+from node.queries import run_query
+from node.rpc import build_app
+from storage.store import Store, TxLocation
+
+__all__ = ["Node", "run_node"]
+
+log = logging.getLogger("skillchain.node")
+
+GOSSIP_INTERVAL_S = 0.02
+MAX_GOSSIP_BATCH = 2_000
+SUBSCRIBER_QUEUE = 1_000
+
+
+class Node:
+    """A validator node over its home directory."""
+
+    def __init__(self, home: str | Path) -> None:
+        self.home = Path(home)
+        self.config: NodeConfig = load_config(self.home)
+        self.genesis, self.genesis_hash = load_genesis(self.home / "genesis.json")
+        self.suite = self.genesis.suite
+        self.chain_id = self.genesis.chain_id
+        self.signer = load_key(self.home / "validator.key", self.genesis.crypto_suite)
+        self.store = Store.open(self.home / "data", self.suite, self.chain_id, self.genesis_hash)
+        self.executor = Executor(self.store, self.genesis, self.genesis_hash)
+        self.counters = Metrics()
+        self.mempool = Mempool(
+            self.suite,
+            self.chain_id,
+            self.executor.signatures,
+            self._check_tx,
+            lambda digest: self.store.tx_location(digest) is not None,
+            MempoolLimits(max_txs=self.config.mempool_max_txs),
+        )
+        self.mempool.on_height(self.store.head.height)
+        self._gossip: list[bytes] = []
+        self._waiters: dict[bytes, list[asyncio.Future[TxLocation]]] = defaultdict(list)
+        self._admitted_at: dict[bytes, float] = {}
+        self._subscribers: list[asyncio.Queue[dict[str, Any]]] = []
+        self.consensus = ConsensusDriver(self)
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.consensus.start()
+        self._runner = web.AppRunner(
+            build_app(self, rate_per_s=self.config.rpc_rate_per_s), access_log=None
+        )
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.config.rpc_host, self.config.rpc_port).start()
+        self._tasks.append(asyncio.create_task(self._gossip_loop()))
+        log.info(
+            "node %s up: height %d, rpc %s:%d",
+            self.config.moniker,
+            self.store.head.height,
+            self.config.rpc_host,
+            self.config.rpc_port,
+        )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self.consensus.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self.store.close()
+        self._stopped.set()
+
+    # -- admission and gossip ---------------------------------------------------
+
+    def _check_tx(self, tx: Tx) -> tuple[str, str] | None:
+        try:
+            contracts.parse_body(tx.kind, tx.body)
+        except DecodeError as exc:
+            return "bad_body", exc.message
+        except SkillchainError as exc:
+            return exc.code, exc.message
+        code = contracts.check_permission(contracts.Overlay(self.store.state), tx)
+        if code is not None:
+            return code, f"sender may not send {tx.kind} (or is not an active actor)"
+        return None
+
+    def submit(self, raw: bytes) -> Admission:
+        """Admit a tx from a client and queue it for gossip."""
+        admission = self.mempool.admit_bytes(raw)
+        if admission.ok:
+            self._gossip.append(raw)
+            self._admitted_at[admission.tx_hash] = time.monotonic()
+            self.consensus.on_new_tx()
+        return admission
+
+    def mempool_has(self, digest: bytes) -> bool:
+        return digest in self.mempool
+
+    def on_gossip(self, items: Value) -> None:
+        """Txs another validator admitted; admitted here without re-gossip."""
+        if not isinstance(items, list):
+            return
+        for raw in items[:MAX_GOSSIP_BATCH]:
+            if isinstance(raw, bytes):
+                self.mempool.admit_bytes(raw)
+        self.consensus.on_new_tx()
+
+    async def _gossip_loop(self) -> None:
+        while True:
+            await asyncio.sleep(GOSSIP_INTERVAL_S)
+            while self._gossip:
+                batch, self._gossip = (
+                    self._gossip[:MAX_GOSSIP_BATCH],
+                    self._gossip[MAX_GOSSIP_BATCH:],
+                )
+                self.consensus.links.broadcast(["t", batch])
+
+    # -- commits ----------------------------------------------------------------
+
+    def on_committed(self, block: Block, certificate: CommitCertificate) -> None:
+        """Called by the consensus driver after the executor wrote a height."""
+        height = block.header.height
+        receipts = self.store.receipts(height) or []
+        hashes = [self.executor_hash(tx) for tx in block.txs]
+        self.mempool.remove(hashes)
+        self.mempool.on_height(height)
+        now = time.monotonic()
+        for index, (tx, digest, receipt) in enumerate(
+            zip(block.txs, hashes, receipts, strict=True)
+        ):
+            status = "accepted" if receipt.status == ReceiptStatus.ACCEPTED else "rejected"
+            self.counters.committed[(tx.kind, status)] += 1
+            admitted = self._admitted_at.pop(digest, None)
+            if admitted is not None:
+                self.counters.observe_latency((now - admitted) * 1000)
+            for waiter in self._waiters.pop(digest, ()):
+                if not waiter.done():
+                    waiter.set_result(TxLocation(height, index))
+        self.counters.height = height
+        self._publish(block, receipts)
+
+    def executor_hash(self, tx: Tx) -> bytes:
+        from chain.types import tx_hash
+
+        return tx_hash(self.suite, tx)
+
+    def _publish(self, block: Block, receipts: list) -> None:
+        if not self._subscribers:
+            return
+        event = {
+            "type": "block",
+            "height": block.header.height,
+            "time": block.header.time,
+            "txs": len(block.txs),
+            "events": [[e.kind, e.data] for r in receipts for e in r.events][:1000],
+        }
+        for queue in list(self._subscribers):
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self._subscribers.remove(queue)
+
+    async def wait_committed(self, digest: bytes, timeout_s: float) -> TxLocation | None:
+        location = self.store.tx_location(digest)
+        if location is not None:
+            return location
+        future: asyncio.Future[TxLocation] = asyncio.get_running_loop().create_future()
+        self._waiters[digest].append(future)
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            return None
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self._subscribers.append(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        with contextlib.suppress(ValueError):
+            self._subscribers.remove(queue)
+
+    # -- reads for the RPC ---------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        head = self.store.head
+        return {
+            "chain_id": self.chain_id,
+            "moniker": self.config.moniker,
+            "validator": self.signer.public_key.hex(),
+            "height": head.height,
+            "head_hash": head.block_hash.hex(),
+            "state_root": head.state_root.hex(),
+            **self.consensus.status(),
+            "mempool_txs": len(self.mempool),
+            "mempool_bytes": self.mempool.size_bytes,
+        }
+
+    def validators(self) -> list[dict[str, Any]]:
+        return [
+            {"public_key": v.public_key.hex(), "name": v.name, "region_code": v.region_code}
+            for v in self.executor.validator_set().validators
+        ]
+
+    def metrics_text(self) -> str:
+        self.counters.mempool_txs = len(self.mempool)
+        self.counters.mempool_bytes = self.mempool.size_bytes
+        self.counters.signatures_verified = self.executor.signatures.verified
+        self.consensus.update_metrics(self.counters)
+        return self.counters.render()
+
+    def metrics(self) -> str:  # NodeApi name
+        return self.metrics_text()
+
+    def query(self, name: str, params: dict[str, str]) -> dict[str, Any]:
+        return run_query(self.store, name, params)
+
+
+async def _serve(home: Path) -> None:
+    node = Node(home)
+    await node.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    await node.stop()
+
+
+def run_node(home: str | Path) -> None:
+    """Run a validator until SIGTERM/SIGINT."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(_serve(Path(home)))
