@@ -111,7 +111,6 @@ class ConsensusDriver:
         self._deadline_ms: int | None = None
         self._proposal: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._tx_arrived = asyncio.Event()
         self.evidence: list[dict[str, Any]] = []
         self.view_changes = 0
         self._last_view = (0, 0)
@@ -168,7 +167,7 @@ class ConsensusDriver:
             self._perform(self.replica.on_message(sender, message))
 
     def on_new_tx(self) -> None:
-        self._tx_arrived.set()
+        """A tx entered the mempool (the proposer polls the mempool; nothing to do yet)."""
 
     async def _tick_loop(self) -> None:
         while True:
@@ -268,17 +267,12 @@ class ConsensusDriver:
 
     async def _propose(self, action: BuildProposal) -> None:
         node = self.node
-        waited_ms = 0
-        interval = node.config.block_interval_ms
-        while True:
-            if len(node.mempool) and waited_ms >= interval:
-                break
-            if waited_ms >= IDLE_BLOCK_MS:
-                break
-            self._tx_arrived.clear()
-            step = 10
-            await asyncio.sleep(step / 1000)
-            waited_ms += step
+        waited_ms, step_ms = 0, 10
+        # With txs pending, wait ``block_interval_ms`` so a block carries many;
+        # with none, propose an empty block after ``IDLE_BLOCK_MS``.
+        while waited_ms < (node.config.block_interval_ms if len(node.mempool) else IDLE_BLOCK_MS):
+            await asyncio.sleep(step_ms / 1000)
+            waited_ms += step_ms
         if node.store.head.height + 1 != action.height:
             return  # the height moved on (catch-up) while we waited
         batch = node.mempool.take(node.config.max_block_txs, 8 * 1024 * 1024)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import contracts
+from chain.codec import encode
 from chain.errors import InputError
 from chain.types import header_hash
 from node.render import certificate_json, header_json
@@ -86,7 +87,7 @@ def prove_keys(store: Store, keys: list[bytes]) -> dict[str, Any]:
             {
                 "key": key.hex(),
                 "value": None if value is None else value.hex(),
-                "proof": proof.encode().hex() if hasattr(proof, "encode") else proof,
+                "proof": encode(proof.to_wire()).hex(),
             }
         )
     bundle["entries"] = entries

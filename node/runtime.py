@@ -93,7 +93,8 @@ class Node:
     async def start(self) -> None:
         await self.consensus.start()
         self._runner = web.AppRunner(
-            build_app(self, rate_per_s=self.config.rpc_rate_per_s), access_log=None
+            build_app(self, self.config.rpc_rate_per_s, 2 * self.config.rpc_rate_per_s),
+            access_log=None,
         )
         await self._runner.setup()
         await web.TCPSite(self._runner, self.config.rpc_host, self.config.rpc_port).start()
