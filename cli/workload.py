@@ -329,7 +329,7 @@ class Workload:
 
     def _session(self, sid: str, trainee: bytes, plan: ClassPlan, start: int, mode: str) -> list:
         end = start + SESSION_S
-        captures = [[t, h(f"img-{sid}-{t}"), True] for t in range(start + 60, end, 1500)]
+        captures = [[t, h(f"img-{sid}-{t}"), True] for t in (*range(start, end, 1500), end)]
         return [
             sid,
             trainee,
@@ -338,7 +338,7 @@ class Workload:
             mode,
             start,
             end,
-            SESSION_S - 120,
+            SESSION_S,
             captures,
             h(f"log-{sid}"),
         ]
@@ -351,10 +351,8 @@ class Workload:
         by_provider: dict[str, list[list]] = {}
         for plan in self.classes[:-1]:
             occ = plan.occupation
-            theory_n = -(-occ.theory_seconds // (SESSION_S - 120))
-            sim_n = (
-                (occ.practical_seconds // 2) // (SESSION_S - 120) if occ.simulation_allowed else 0
-            )
+            theory_n = -(-occ.theory_seconds // SESSION_S)
+            sim_n = (occ.practical_seconds // 2) // SESSION_S if occ.simulation_allowed else 0
             rows = by_provider.setdefault(plan.provider, [])
             for t_index, trainee in enumerate(plan.trainees):
                 slots = [(d, k) for d in range(28) for k in range(4)]
@@ -400,15 +398,10 @@ class Workload:
         sim_class = next(p for p in self.classes[:-1] if p.occupation.simulation_allowed)
         rows_sim = []
         for i, trainee in enumerate(sim_class.trainees[:10]):  # simulation beyond half the practice
-            rows_sim.append(
-                self._session(
-                    f"{sim_class.class_id}-extra-sim-{i}",
-                    trainee,
-                    sim_class,
-                    self._day_start(29),
-                    "simulation",
-                )
-            )
+            for k in range(2):  # the first may fill what is left under the cap; the second cannot
+                start = self._day_start(29) + k * 9000
+                sid = f"{sim_class.class_id}-extra-sim-{i}-{k}"
+                rows_sim.append(self._session(sid, trainee, sim_class, start, "simulation"))
             fraud["simulation_cap_exceeded"] += 1
         nosim = next(p for p in self.classes[:-1] if not p.occupation.simulation_allowed)
         rows_nosim = [
@@ -431,15 +424,12 @@ class Workload:
 
     def practice_and_certificates(self) -> list[Tx]:
         txs = []
-        issue = self.now - 60
+        issue = int(time.time())  # not before enrolment, not after the block time
         for plan in self.classes[:-1]:
             occ = plan.occupation
             bureau = f"bureau-{plan.city}"
-            credited_sim = (
-                (occ.practical_seconds // 2) // (SESSION_S - 120) * (SESSION_S - 120)
-                if occ.simulation_allowed
-                else 0
-            )
+            sim_n = (occ.practical_seconds // 2) // SESSION_S if occ.simulation_allowed else 0
+            credited_sim = sim_n * SESSION_S
             offline = occ.practical_seconds - credited_sim
             for t_index, trainee in enumerate(plan.trainees):
                 start = self._day_start(20) + 12 * 3600
@@ -471,7 +461,7 @@ class Workload:
                             85,
                             100,
                             True,
-                            issue - 3600,
+                            issue,
                             h(f"exam-{rid}"),
                         ],
                     )
