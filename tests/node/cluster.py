@@ -62,7 +62,9 @@ class Cluster:
     def heights(self) -> list[int | None]:
         return [(s or {}).get("height") for s in (node_status(u) for u in self.urls)]
 
-    def wait_height(self, height: int, nodes: list[int] | None = None, timeout_s: float = 60) -> None:
+    def wait_height(
+        self, height: int, nodes: list[int] | None = None, timeout_s: float = 60
+    ) -> None:
         nodes = list(range(len(self.homes))) if nodes is None else nodes
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -84,7 +84,9 @@ def test_primary_killed_view_change_resumes_progress(net):
     height = status["consensus_height"]
     validators = [v["public_key"] for v in get(net.urls[0], "/v1/validators")["validators"]]
     primary_key = validators[(height + status["view"]) % len(validators)]
-    primary = next(i for i, url in enumerate(net.urls) if node_status(url)["validator"] == primary_key)
+    primary = next(
+        i for i, url in enumerate(net.urls) if node_status(url)["validator"] == primary_key
+    )
     net.kill(primary, signal.SIGKILL)
     survivor = (primary + 1) % 4
     acked = committed_txs(net, admin, 3, node=survivor)

@@ -119,14 +119,23 @@ def test_signature_chain_sender_role_expiry_duplicate(node):
     good = admin.build("registry.suspend_actor", ["organizer-jj-center", "x"], 0)
     forged = Tx(*[getattr(good, f) for f in good._fields][:-1], bytes(64))
     assert submit(url, forged)[1]["code"] == "bad_signature"
-    other_chain = sign_tx(admin.signer, "other-chain", "registry.suspend_actor", 5, 50, suspend_body())
+    other_chain = sign_tx(
+        admin.signer, "other-chain", "registry.suspend_actor", 5, 50, suspend_body()
+    )
     assert submit(url, other_chain)[1]["code"] == "wrong_chain"
     stranger = SUITE.signer_from_seed(b"\x99" * 32)
-    unknown = sign_tx(stranger, "jiangxi-skills-dev", "registry.suspend_actor", 1, 50, suspend_body())
+    unknown = sign_tx(
+        stranger, "jiangxi-skills-dev", "registry.suspend_actor", 1, 50, suspend_body()
+    )
     assert submit(url, unknown)[1]["code"] == "unknown_sender"
     provider = node.builder("provider-ganpo")
-    assert submit(url, provider.build("registry.suspend_actor", suspend_body(), 0))[1]["code"] == "not_permitted"
-    expired = sign_tx(admin.signer, "jiangxi-skills-dev", "registry.suspend_actor", 9, 0, suspend_body())
+    assert (
+        submit(url, provider.build("registry.suspend_actor", suspend_body(), 0))[1]["code"]
+        == "not_permitted"
+    )
+    expired = sign_tx(
+        admin.signer, "jiangxi-skills-dev", "registry.suspend_actor", 9, 0, suspend_body()
+    )
     assert submit(url, expired)[1]["code"] == "tx_expired"
     assert submit(url, admin.build("no.such_kind", [], 0))[1]["code"] == "unknown_kind"
     assert submit(url, admin.build("registry.suspend_actor", [1, 2, 3], 0))[1]["code"] == "bad_body"
@@ -169,9 +178,11 @@ def test_rate_limit_is_per_client_address(node):
     async def hammer():
         connector = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
         async with aiohttp.ClientSession(connector=connector) as session:
+
             async def one():
                 async with session.get(url + "/v1/status") as answer:
                     return answer.status, await answer.json()
+
             return await asyncio.gather(*(one() for _ in range(1500)))
 
     results = asyncio.run(hammer())
