@@ -236,8 +236,8 @@ class ConsensusDriver:
         return self.replica.on_block_verified(action.block_hash, ok)
 
     def _commit(self, action: Commit) -> list[Action]:
-        self.node.executor.commit(action.block, action.certificate)
-        self.node.on_committed(action.block, action.certificate)
+        execution = self.node.executor.commit(action.block, action.certificate)
+        self.node.on_committed(execution)
         return self.replica.on_committed(action.block.header.height)
 
     def _record_evidence(self, action: ReportEvidence) -> None:

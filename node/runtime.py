@@ -37,10 +37,10 @@ import contracts
 from chain.codec import Value
 from chain.errors import DecodeError, SkillchainError
 from chain.genesis import load_genesis
-from chain.types import Block, CommitCertificate, ReceiptStatus, Tx
+from chain.types import Block, ReceiptStatus, Tx
 from node.config import NodeConfig, load_config
 from node.consensus_driver import ConsensusDriver
-from node.executor import Executor
+from node.executor import Execution, Executor
 from node.keys import load_key
 from node.mempool import Admission, Mempool, MempoolLimits
 from node.metrics import Metrics
@@ -163,17 +163,15 @@ class Node:
 
     # -- commits ----------------------------------------------------------------
 
-    def on_committed(self, block: Block, certificate: CommitCertificate) -> None:
+    def on_committed(self, execution: Execution) -> None:
         """Called by the consensus driver after the executor wrote a height."""
+        block, hashes, receipts = execution.block, execution.tx_hashes, execution.receipts
         height = block.header.height
-        receipts = self.store.receipts(height) or []
-        hashes = [self.executor_hash(tx) for tx in block.txs]
         self.mempool.remove(hashes)
         self.mempool.on_height(height)
         now = time.monotonic()
-        for index, (tx, digest, receipt) in enumerate(
-            zip(block.txs, hashes, receipts, strict=True)
-        ):
+        rows = zip(block.txs, hashes, receipts, strict=True)
+        for index, (tx, digest, receipt) in enumerate(rows):
             status = "accepted" if receipt.status == ReceiptStatus.ACCEPTED else "rejected"
             self.counters.committed[(tx.kind, status)] += 1
             admitted = self._admitted_at.pop(digest, None)
@@ -183,14 +181,11 @@ class Node:
                 if not waiter.done():
                     waiter.set_result(TxLocation(height, index))
         self.counters.height = height
-        self._publish(block, receipts)
+        if height % 100 == 0:  # forget admissions of txs that expired unseen (bounded memory)
+            self._admitted_at = {d: t for d, t in self._admitted_at.items() if d in self.mempool}
+        self._publish(block, receipts, hashes)
 
-    def executor_hash(self, tx: Tx) -> bytes:
-        from chain.types import tx_hash
-
-        return tx_hash(self.suite, tx)
-
-    def _publish(self, block: Block, receipts: list) -> None:
+    def _publish(self, block: Block, receipts: list, hashes: list[bytes]) -> None:
         if not self._subscribers:
             return
         event = {
@@ -198,6 +193,7 @@ class Node:
             "height": block.header.height,
             "time": block.header.time,
             "txs": len(block.txs),
+            "tx_hashes": [digest.hex() for digest in hashes],
             "events": [[e.kind, e.data] for r in receipts for e in r.events][:1000],
         }
         for queue in list(self._subscribers):
