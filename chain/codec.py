@@ -93,12 +93,21 @@ def decode(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Value:
     return value
 
 
+_LEAVES = frozenset({int, bytes, str, bool, type(None)})
+
+
 def _check_decoded(value: Value, depth: int) -> None:
+    # One call per list, not per element: this walk runs over every block a
+    # node receives, so leaves are checked inline.
+    if type(value) is not list:
+        if type(value) not in _LEAVES:
+            raise DecodeError(f"type {type(value).__name__} is not allowed")
+        return
     if depth > MAX_DEPTH:
         raise DecodeError(f"nesting deeper than {MAX_DEPTH}")
-    kind = type(value)
-    if kind is list:
-        for item in value:
+    for item in value:
+        kind = type(item)
+        if kind is list:
             _check_decoded(item, depth + 1)
-    elif kind not in (int, bytes, str, bool) and value is not None:
-        raise DecodeError(f"type {kind.__name__} is not allowed")
+        elif kind not in _LEAVES:
+            raise DecodeError(f"type {kind.__name__} is not allowed")

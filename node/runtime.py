@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -275,4 +276,16 @@ def run_node(home: str | Path) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    tune_gc()
     asyncio.run(_serve(Path(home)))
+
+
+def tune_gc() -> None:
+    """Make the cyclic collector rare.
+
+    Decoding a block allocates ~10^5 short-lived objects, all freed by reference
+    counting; with the default thresholds a collection ran every 700 allocations
+    and decoding took twice as long (measured on a 2,000-tx block).
+    """
+    gc.freeze()
+    gc.set_threshold(200_000, 50, 100)
