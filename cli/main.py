@@ -344,5 +344,16 @@ def demo(root: Path, validators: int, trainees: int, suite: str, as_json: bool) 
         print_summary(summary)
 
 
+def _register_subcommands() -> None:
+    from cli.querycmd import query
+    from cli.txcmd import tx
+
+    main.add_command(tx)
+    main.add_command(query)
+
+
+_register_subcommands()
+
+
 if __name__ == "__main__":
     main()

@@ -204,12 +204,11 @@ async def _raw_txs(request: web.Request, batch: bool) -> list[bytes]:
             raise ApiError(
                 "decode_error", f"body is not canonical msgpack: {exc.message}"
             ) from None
-        items = value if batch else [value]
-        if not isinstance(items, list) or not all(isinstance(i, bytes) for i in items):
-            raise ApiError(
-                "bad_request", "msgpack body must be tx bytes (or a list of them for a batch)"
-            )
-        return items
+        if not batch:  # the body is the tx itself, or the tx's bytes as one bin value
+            return [value if isinstance(value, bytes) else bytes(body)]
+        if not isinstance(value, list) or not all(isinstance(i, bytes) for i in value):
+            raise ApiError("bad_request", "a msgpack batch body is an array of tx byte strings")
+        return value
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):

@@ -1,0 +1,84 @@
+"""Built-in contracts: registry, enrolment, learning evidence, subsidy settlement.
+
+Pure deterministic functions over a state view: no clock (time is the block's),
+no randomness, no floats, no I/O. Imports ``chain`` only.
+
+The interface the node uses:
+
+``Overlay(base)``
+    A write overlay over any ``StateReader`` (``get(key) -> bytes | None``):
+    ``get/set/delete`` (bytes), ``get_record/put`` (records), ``child()``,
+    ``merge_into_parent()``, ``changes() -> dict[bytes, bytes | None]`` sorted by
+    key (None = delete). ``DictState`` is an in-memory reader.
+``init_genesis(state, genesis)``
+    Writes cities, actors and keys, occupations, policy, funds, the validator
+    set and the chain parameters (``DEFAULT_PARAMS``) into ``state``.
+``BlockContext(height, time, proposer)``
+    The block being executed; its ``time`` is the contracts' only "now".
+``execute_tx(state, ctx, tx, tx_hash) -> Receipt``
+    Replay window and seen-once check, permission, body schema, action. A
+    rejected tx yields ``Receipt(REJECTED, code, (Event("error", [code, msg]),))``
+    and leaves only its ``txseen`` marker; ``learning.record_sessions`` is
+    accepted with one ``learning.session_credited`` or
+    ``learning.session_rejected`` event per session.
+``execute_block(state, ctx, [(tx, tx_hash), ...]) -> [Receipt]``
+    All txs in order, then the end-of-block step (validator changes fall due).
+``check_tx(state, tx, tx_hash, next_height) -> str | None``
+    The mempool's admission check: replay window, seen-once, permission and
+    body schema (not the action's rules). ``state`` may be any ``StateReader``.
+``check_permission(state, tx) -> str | None``
+    The permission table (``PERMISSIONS``) check, shared with the mempool;
+    ``state`` is an ``Overlay`` (wrap a committed reader as ``Overlay(reader)``).
+``validator_set_at(state) -> ValidatorSet``
+    The set in force for the height after the last executed block.
+``parse_body(kind, body)``
+    The strict body schema; layouts are documented in ``contracts.kinds``.
+queries (``contracts.queries``)
+    ``query_progress``, ``query_class``, ``query_claim``,
+    ``query_provider_stats``, ``query_city_stats``: each returns
+    ``(json_dict, keys_read)`` so the node can attach proofs.
+
+Error codes are constants in ``contracts.errors`` (``ALL_CODES``).
+"""
+
+from contracts.context import BlockContext
+from contracts.errors import ALL_CODES, ContractError, require
+from contracts.execute import check_tx, execute_block, execute_tx
+from contracts.genesis_init import DEFAULT_PARAMS, init_genesis
+from contracts.kinds import BODIES, KINDS, parse_body
+from contracts.permissions import PERMISSIONS, check_permission
+from contracts.queries import (
+    query_city_stats,
+    query_claim,
+    query_class,
+    query_progress,
+    query_provider_stats,
+)
+from contracts.registry import validator_set_at
+from contracts.state import DictState, Overlay, StateReader
+
+__all__ = [
+    "ALL_CODES",
+    "BODIES",
+    "DEFAULT_PARAMS",
+    "KINDS",
+    "PERMISSIONS",
+    "BlockContext",
+    "ContractError",
+    "DictState",
+    "Overlay",
+    "StateReader",
+    "check_permission",
+    "check_tx",
+    "execute_block",
+    "execute_tx",
+    "init_genesis",
+    "parse_body",
+    "query_city_stats",
+    "query_claim",
+    "query_class",
+    "query_progress",
+    "query_provider_stats",
+    "require",
+    "validator_set_at",
+]

@@ -1,0 +1,128 @@
+"""The contracts' one entry from outside: execute a tx, execute a block.
+
+``execute_tx`` runs, in order: the replay window (``tx_expired``,
+``expiry_too_far``), replay (``tx_replayed``), the permission table, the body
+schema, then the action in a child overlay. An accepted tx's writes are merged;
+a rejected one leaves nothing but its ``txseen`` marker (so a rejected tx can
+never be replayed into acceptance later) and a receipt whose code is stable
+and whose one ``error`` event carries the message. A tx refused by the replay
+checks writes nothing at all. Bugs (``InternalError`` or anything unexpected)
+propagate: a node must stop rather than diverge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chain.records import Record
+from chain.types import Event, Receipt, ReceiptStatus, Tx
+from contracts import enrolment, learning, registry, settlement
+from contracts import errors as E
+from contracts.context import BlockContext, Call
+from contracts.errors import ContractError, require, require_found
+from contracts.kinds import parse_body
+from contracts.model import Expiry, txseen_key
+from contracts.permissions import check_permission, get_sender_actor
+from contracts.state import Overlay, StateReader
+
+__all__ = ["HANDLERS", "check_tx", "execute_block", "execute_tx"]
+
+Handler = Callable[[Overlay, Call, Any], list[Event]]
+
+HANDLERS: dict[str, Handler] = {
+    "registry.register_actor": registry.process_register_actor,
+    "registry.suspend_actor": registry.process_suspend_actor,
+    "registry.reinstate_actor": registry.process_reinstate_actor,
+    "registry.rotate_key": registry.process_rotate_key,
+    "registry.publish_occupation": registry.process_publish_occupation,
+    "registry.update_occupation": registry.process_update_occupation,
+    "registry.publish_policy": registry.process_publish_policy,
+    "registry.set_fund": registry.process_set_fund,
+    "registry.set_params": registry.process_set_params,
+    "registry.propose_validator_change": registry.process_propose_validator_change,
+    "registry.approve_validator_change": registry.process_approve_validator_change,
+    "enrolment.open_class": enrolment.process_open_class,
+    "enrolment.enrol": enrolment.process_enrol,
+    "enrolment.attest_category": enrolment.process_attest_category,
+    "learning.record_sessions": learning.process_record_sessions,
+    "learning.correct_session": learning.process_correct_session,
+    "learning.record_assessment": learning.process_record_assessment,
+    "learning.record_offline_practice": learning.process_record_offline_practice,
+    "learning.record_exam": learning.process_record_exam,
+    "learning.issue_certificate": learning.process_issue_certificate,
+    "settlement.file_claim": settlement.process_file_claim,
+    "settlement.approve_claim": settlement.process_approve_claim,
+    "settlement.reject_claim": settlement.process_reject_claim,
+    "settlement.publicise_claim": settlement.process_publicise_claim,
+    "settlement.object_claim": settlement.process_object_claim,
+    "settlement.pay_claim": settlement.process_pay_claim,
+    "settlement.revoke_claim": settlement.process_revoke_claim,
+}
+
+
+def rejected(code: str, message: str) -> Receipt:
+    return Receipt(int(ReceiptStatus.REJECTED), code, (Event("error", [code, message]),))
+
+
+def require_fresh(state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes) -> None:
+    """The replay window and the seen-once rule."""
+    require(tx.expires >= ctx.height, E.TX_EXPIRED,
+            f"tx expired at height {tx.expires}; block is {ctx.height}")
+    window = registry.get_params(state).tx_window_heights
+    require(tx.expires <= ctx.height + window, E.EXPIRY_TOO_FAR,
+            f"expires more than {window} heights ahead")
+    require(state.get_record(txseen_key(tx_hash), Expiry) is None, E.TX_REPLAYED,
+            "this tx was included before")
+
+
+def process_tx(state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes) -> list[Event]:
+    """Permission, body schema, action: raises ``ContractError`` on any broken rule."""
+    problem = check_permission(state, tx)
+    require(problem is None, problem or "", f"sender may not send {tx.kind}")
+    body: Record = parse_body(tx.kind, tx.body)
+    actor = require_found(get_sender_actor(state, tx.sender), E.UNKNOWN_SENDER, "no such key")
+    call = Call(ctx, actor, tx.sender, tx_hash)
+    return HANDLERS[tx.kind](state, call, body)
+
+
+def execute_tx(state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes) -> Receipt:
+    """Apply one tx to ``state``; a rejection leaves only the tx's replay marker."""
+    try:
+        require_fresh(state, ctx, tx, tx_hash)
+    except ContractError as exc:
+        return rejected(exc.code, exc.message)
+    state.put(txseen_key(tx_hash), Expiry(tx.expires))
+    child = state.child()
+    try:
+        events = process_tx(child, ctx, tx, tx_hash)
+    except ContractError as exc:
+        return rejected(exc.code, exc.message)
+    child.merge_into_parent()
+    return Receipt(int(ReceiptStatus.ACCEPTED), "", tuple(events))
+
+
+def check_tx(
+    state: Overlay | StateReader, tx: Tx, tx_hash: bytes, next_height: int
+) -> str | None:
+    """What the mempool asks before admitting ``tx`` for block ``next_height``: the
+    replay window, seen-once, permission and body schema (not the action's rules, which
+    depend on the txs ordered before it). None when admissible, else the error code."""
+    view = state if isinstance(state, Overlay) else Overlay(state)
+    try:
+        require_fresh(view, BlockContext(next_height, 0, b""), tx, tx_hash)
+        problem = check_permission(view, tx)
+        require(problem is None, problem or "", f"sender may not send {tx.kind}")
+        parse_body(tx.kind, tx.body)
+    except ContractError as exc:
+        return exc.code
+    return None
+
+
+def execute_block(
+    state: Overlay, ctx: BlockContext, txs: list[tuple[Tx, bytes]]
+) -> list[Receipt]:
+    """Apply a block's txs in order, then the end-of-block step (validator changes)."""
+    receipts = [execute_tx(state, ctx, tx, tx_hash) for tx, tx_hash in txs]
+    registry.on_end_block(state, ctx)
+    return receipts

@@ -1,0 +1,419 @@
+"""Learning evidence: sessions, corrections, assessments, offline practice, exams, certificates.
+
+Theory of operation. A provider uploads sessions in batches. Each session is
+checked on its own and either credited or rejected with a code; one bad
+session never sinks the batch (the receipt lists every session's outcome).
+A session is credited when, in this order:
+
+1. its id is new for the provider (``duplicate_session``);
+2. the trainee is enrolled in the class, which belongs to the provider
+   (``not_enrolled``, ``not_class_provider``);
+3. it lies inside the class period, ends no later than the block time and is
+   not longer than ``params.max_session_seconds`` nor shorter than
+   ``params.min_session_seconds`` (which also bounds the size of a day's index);
+4. simulation is allowed for the occupation (``simulation_not_allowed``);
+5. it overlaps no interval already recorded for the trainee — by any provider,
+   in any class (``session_overlap``); intervals live in one ``DayLog`` per
+   trainee per CST day, so the check reads one or two small records;
+6. face checks: credit runs from the start through passed checks no more than
+   the policy interval apart, and stops at the last passed check before a gap
+   (``no_face_check`` when nothing is left); never more than the active seconds;
+7. simulation credit stops at ``simulation_cap_percent`` of the practical
+   requirement (``simulation_cap_exceeded`` when nothing is left);
+8. the day's credited study stops at ``daily_cap_seconds``
+   (``daily_cap_exceeded`` when nothing is left).
+
+A partially credited session still occupies its whole interval. The rules use
+the policy in force at the block time; a session's credit counts towards the
+daily cap of the CST day it starts on (its interval is indexed on every day it
+touches). Offline practice recorded by a bureau occupies its interval too (no
+one practises offline while studying online) but is not subject to the online
+daily cap. Corrections never edit: a correction voids a session by reference with a reason code,
+takes back its credit and frees its interval; a new session may then be sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from chain.types import Event
+from contracts import errors as E
+from contracts import kinds as K
+from contracts.context import Call
+from contracts.enrolment import get_class, get_enrolment
+from contracts.errors import ContractError, fail, require, require_found
+from contracts.model import (
+    Assessment,
+    Certificate,
+    Claim,
+    Class,
+    DayLog,
+    Enrolment,
+    EvidenceList,
+    ExamResult,
+    Interval,
+    Occupation,
+    OfflinePractice,
+    Params,
+    PolicyVersion,
+    Seconds,
+    Session,
+    assessment_key,
+    certificate_key,
+    claim_key,
+    day_key,
+    day_of,
+    enrolment_key,
+    evidence_key,
+    exam_key,
+    offline_key,
+    session_key,
+    trainee_certificates_key,
+)
+from contracts.registry import get_occupation, get_params, get_policy_at
+from contracts.state import Overlay
+from contracts.stats import on_city_stats, on_class_stats, on_provider_stats
+
+__all__ = ["compute_face_checked_seconds", "is_overlapping"]
+
+Events = list[Event]
+_EMPTY_DAY = DayLog((), 0)
+
+
+# -- pure rules ------------------------------------------------------------------------------
+def compute_face_checked_seconds(
+    start: int, end: int, passed_times: list[int], interval_s: int
+) -> Seconds:
+    """Seconds from ``start`` covered by passed face checks at most ``interval_s`` apart."""
+    anchor = None
+    for t in sorted(t for t in passed_times if start <= t <= end):
+        if t - (start if anchor is None else anchor) > interval_s:
+            break
+        anchor = t
+    if anchor is None:
+        return Seconds(0)
+    return Seconds(end - start if end - anchor <= interval_s else anchor - start)
+
+
+def is_overlapping(intervals: tuple[Interval, ...], start: int, end: int) -> Interval | None:
+    """The first recorded interval that meets [start, end), or None."""
+    for interval in intervals:
+        if interval.start < end and start < interval.end:
+            return interval
+    return None
+
+
+def compute_days(start: int, end: int) -> range:
+    """CST day numbers that [start, end) touches."""
+    return range(day_of(start), day_of(end - 1) + 1)
+
+
+# -- reads -------------------------------------------------------------------------------
+def get_day(state: Overlay, trainee: bytes, day: int) -> DayLog:
+    return state.get_record(day_key(trainee, day), DayLog) or _EMPTY_DAY
+
+
+def get_evidence(state: Overlay, class_id: str, trainee: bytes) -> tuple[bytes, ...]:
+    found = state.get_record(evidence_key(class_id, trainee), EvidenceList)
+    return found.keys if found else ()
+
+
+def is_claim_open(state: Overlay, enrolment: Enrolment) -> bool:
+    if enrolment.claim_id is None:
+        return False
+    claim = state.get_record(claim_key(enrolment.claim_id), Claim)
+    return claim is not None and claim.state != "rejected"
+
+
+def require_free_interval(state: Overlay, trainee: bytes, start: int, end: int) -> None:
+    for day in compute_days(start, end):
+        other = is_overlapping(get_day(state, trainee, day).intervals, start, end)
+        if other is not None:
+            fail(E.SESSION_OVERLAP, f"overlaps {other.ref.decode()} [{other.start}, {other.end})")
+
+
+def require_in_class(opened: Class, start: int, end: int, now: int) -> None:
+    require(opened.start <= start and end <= opened.end, E.OUTSIDE_CLASS_PERIOD,
+            f"[{start}, {end}) is outside the class period [{opened.start}, {opened.end})")
+    require(end <= now, E.SESSION_IN_FUTURE, f"ends at {end}, after the block time {now}")
+
+
+def require_city_bureau(call: Call, opened: Class) -> None:
+    require(call.actor.region_code == opened.city, E.NOT_CITY_BUREAU,
+            f"only the bureau of city {opened.city} acts on class {opened.class_id!r}")
+
+
+# -- mutations shared by several actions ----------------------------------------------------
+def on_interval(
+    state: Overlay, trainee: bytes, interval: Interval, credit: int
+) -> None:
+    """Occupy the interval for the trainee and add ``credit`` to its start day's total."""
+    first = day_of(interval.start)
+    for day in compute_days(interval.start, interval.end):
+        log = get_day(state, trainee, day)
+        credited = log.credited_seconds + (credit if day == first else 0)
+        intervals = (*log.intervals, interval)
+        state.put(day_key(trainee, day), DayLog(intervals, credited))
+
+
+def on_evidence(state: Overlay, class_id: str, trainee: bytes, ref: bytes) -> None:
+    state.put(evidence_key(class_id, trainee),
+              EvidenceList((*get_evidence(state, class_id, trainee), ref)))
+
+
+def compute_study_days(days: tuple[int, ...], start: int, end: int) -> tuple[int, ...]:
+    touched = set(days)
+    touched.update(compute_days(start, end))
+    return days if len(touched) == len(days) else tuple(sorted(touched))
+
+
+# -- sessions ------------------------------------------------------------------------------
+class _Batch:
+    """Per-tx caches: a batch usually names few classes and one policy."""
+
+    __slots__ = ("classes", "occupations", "params", "policy")
+
+    def __init__(self, state: Overlay, call: Call) -> None:
+        self.policy: PolicyVersion = get_policy_at(state, call.time)
+        self.params: Params = get_params(state)
+        self.classes: dict[str, Class] = {}
+        self.occupations: dict[str, Occupation] = {}
+
+    def get_class(self, state: Overlay, class_id: str) -> tuple[Class, Occupation]:
+        opened = self.classes.get(class_id)
+        if opened is None:
+            opened = self.classes[class_id] = get_class(state, class_id)
+            self.occupations[class_id] = get_occupation(
+                state, opened.occupation_code, opened.edition, opened.level)
+        return opened, self.occupations[class_id]
+
+
+def process_record_sessions(state: Overlay, call: Call, body: K.RecordSessions) -> Events:
+    batch = _Batch(state, call)
+    events: Events = []
+    counts: dict[str, list[int]] = {}  # class -> credited, rejected, seconds, failed checks
+    for session in body.sessions:
+        tally = counts.setdefault(session.class_id, [0, 0, 0, 0])
+        try:
+            credit, credits = process_session(state, call, batch, session)
+        except ContractError as exc:
+            tally[1] += 1
+            events.append(Event("learning.session_rejected",
+                                [session.session_id, exc.code, exc.message]))
+            continue
+        tally[0] += 1
+        tally[2] += credit
+        tally[3] += sum(1 for c in session.captures if not c.passed)
+        events.append(Event("learning.session_credited", [session.session_id, credits, credit]))
+    on_session_stats(state, call, batch, counts)
+    return events
+
+
+def on_session_stats(
+    state: Overlay, call: Call, batch: _Batch, counts: dict[str, list[int]]
+) -> None:
+    """Add a batch's tallies to the provider's counters and to those of its own classes."""
+    totals = [sum(t[i] for t in counts.values()) for i in range(4)]
+    on_provider_stats(state, call.actor.actor_id, sessions_credited=totals[0],
+                      sessions_rejected=totals[1], credited_seconds=totals[2],
+                      failed_face_checks=totals[3])
+    for class_id in sorted(counts):
+        opened = batch.classes.get(class_id)
+        if opened is None or opened.provider_id != call.actor.actor_id:
+            continue
+        tally = counts[class_id]
+        on_class_stats(state, class_id, sessions_credited=tally[0], sessions_rejected=tally[1],
+                       credited_seconds=tally[2], failed_face_checks=tally[3])
+
+
+def process_session(state: Overlay, call: Call, batch: _Batch, s: K.SessionBody) -> tuple[int, str]:
+    """Check one session and credit it; returns (credited seconds, "theory"|"simulation")."""
+    key = session_key(call.actor.actor_id, s.session_id)
+    require(state.get_record(key, Session) is None, E.DUPLICATE_SESSION,
+            f"session {s.session_id!r} was recorded before")
+    enrolment = get_enrolment(state, s.class_id, s.trainee)
+    opened, occupation = batch.get_class(state, s.class_id)
+    require(opened.provider_id == call.actor.actor_id, E.NOT_CLASS_PROVIDER,
+            f"class {s.class_id!r} belongs to another provider")
+    require_in_class(opened, s.start, s.end, call.time)
+    require(s.end - s.start <= batch.params.max_session_seconds, E.SESSION_TOO_LONG,
+            f"longer than {batch.params.max_session_seconds} s")
+    require(s.end - s.start >= batch.params.min_session_seconds, E.SESSION_TOO_SHORT,
+            f"shorter than {batch.params.min_session_seconds} s")
+    simulation = s.mode == "simulation"
+    require(not simulation or occupation.simulation_allowed, E.SIMULATION_NOT_ALLOWED,
+            f"occupation {occupation.code} does not accept simulation")
+    require_free_interval(state, s.trainee, s.start, s.end)
+    credit = compute_session_credit(state, batch, s, enrolment, occupation)
+    on_session(state, call, s, key, enrolment, credit, simulation)
+    return credit, "simulation" if simulation else "theory"
+
+
+def compute_session_credit(
+    state: Overlay, batch: _Batch, s: K.SessionBody, enrolment: Enrolment, occupation: Occupation
+) -> Seconds:
+    """Credit after face checks, the simulation cap and the daily cap (rules 6-8)."""
+    policy = batch.policy
+    passed = [c.time for c in s.captures if c.passed]
+    interval_s = policy.face_check_interval_seconds
+    checked = compute_face_checked_seconds(s.start, s.end, passed, interval_s)
+    credit = min(s.active_seconds, checked)
+    require(credit > 0, E.NO_FACE_CHECK, "no time covered by passed face checks")
+    if s.mode == "simulation":
+        cap = occupation.practical_seconds * policy.simulation_cap_percent // 100
+        room = cap - enrolment.simulation_seconds
+        require(room > 0, E.SIMULATION_CAP_EXCEEDED, f"simulation credit reached its cap {cap} s")
+        credit = min(credit, room)
+    day_credited = get_day(state, s.trainee, day_of(s.start)).credited_seconds
+    day_room = policy.daily_cap_seconds - day_credited
+    require(day_room > 0, E.DAILY_CAP_EXCEEDED,
+            f"the day's credited study reached {policy.daily_cap_seconds} s")
+    return Seconds(min(credit, day_room))
+
+
+def on_session(
+    state: Overlay, call: Call, s: K.SessionBody, key: bytes, enrolment: Enrolment,
+    credit: int, simulation: bool,
+) -> None:
+    failed = sum(1 for c in s.captures if not c.passed)
+    credits = "simulation" if simulation else "theory"
+    state.put(key, Session(
+        call.actor.actor_id, s.session_id, s.trainee, s.class_id, s.unit, s.mode, s.start, s.end,
+        s.active_seconds, credit, credits, len(s.captures), failed, s.log_hash, call.tx_hash,
+        "credited", "",
+    ))
+    on_interval(state, s.trainee, Interval(s.start, s.end, key, s.class_id), credit)
+    state.put(enrolment_key(s.class_id, s.trainee), dataclasses.replace(
+        enrolment,
+        theory_seconds=enrolment.theory_seconds + (0 if simulation else credit),
+        simulation_seconds=enrolment.simulation_seconds + (credit if simulation else 0),
+        sessions=enrolment.sessions + 1,
+        study_days=compute_study_days(enrolment.study_days, s.start, s.end),
+    ))
+
+
+def process_correct_session(state: Overlay, call: Call, body: K.CorrectSession) -> Events:
+    key = session_key(call.actor.actor_id, body.session_id)
+    session = require_found(state.get_record(key, Session), E.UNKNOWN_SESSION,
+                            f"no session {body.session_id!r}")
+    require(session.status == "credited", E.SESSION_ALREADY_CORRECTED,
+            "the session was corrected before")
+    enrolment = get_enrolment(state, session.class_id, session.trainee)
+    require(not is_claim_open(state, enrolment), E.CLAIM_IN_PROGRESS,
+            "a claim rests on this session; reject the claim first")
+    on_void_session(state, session, key, body.reason_code)
+    on_provider_stats(state, call.actor.actor_id, corrections=1)
+    on_class_stats(state, session.class_id, corrections=1)
+    data = [body.session_id, body.reason_code, body.note_hash]
+    return [Event("learning.session_corrected", data)]
+
+
+def on_void_session(state: Overlay, session: Session, key: bytes, reason: str) -> None:
+    """Take back a session's credit and interval; the record stays, marked voided."""
+    first = day_of(session.start)
+    for day in compute_days(session.start, session.end):
+        log = get_day(state, session.trainee, day)
+        kept = tuple(i for i in log.intervals if i.ref != key)
+        credited = log.credited_seconds - (session.credited_seconds if day == first else 0)
+        state.put(day_key(session.trainee, day), DayLog(kept, credited))
+    enrolment = get_enrolment(state, session.class_id, session.trainee)
+    simulation = session.credits == "simulation"
+    state.put(enrolment_key(session.class_id, session.trainee), dataclasses.replace(
+        enrolment,
+        theory_seconds=enrolment.theory_seconds - (0 if simulation else session.credited_seconds),
+        simulation_seconds=enrolment.simulation_seconds
+        - (session.credited_seconds if simulation else 0),
+        sessions=enrolment.sessions - 1,
+        study_days=get_study_days(state, enrolment),
+    ))
+    state.put(key, dataclasses.replace(session, status="voided", correction_reason=reason))
+    on_evidence(state, session.class_id, session.trainee, key)
+
+
+def get_study_days(state: Overlay, enrolment: Enrolment) -> tuple[int, ...]:
+    """The enrolment's study days that still hold an interval of its class."""
+    return tuple(
+        day for day in enrolment.study_days
+        if any(i.class_id == enrolment.class_id
+               for i in get_day(state, enrolment.trainee, day).intervals)
+    )
+
+
+# -- assessments, offline practice, exams, certificates ----------------------------------------
+def process_record_assessment(state: Overlay, call: Call, body: K.RecordAssessment) -> Events:
+    key = assessment_key(call.actor.actor_id, body.assessment_id)
+    require(state.get_record(key, Assessment) is None, E.DUPLICATE_RECORD,
+            f"assessment {body.assessment_id!r} was recorded before")
+    get_enrolment(state, body.class_id, body.trainee)
+    opened = get_class(state, body.class_id)
+    require(opened.provider_id == call.actor.actor_id, E.NOT_CLASS_PROVIDER,
+            f"class {body.class_id!r} belongs to another provider")
+    require_in_class(opened, body.time, body.time, call.time)
+    state.put(key, Assessment(
+        call.actor.actor_id, body.assessment_id, body.trainee, body.class_id, body.unit,
+        body.score, body.max_score, body.passed, body.time, body.evidence_hash,
+    ))
+    on_evidence(state, body.class_id, body.trainee, key)
+    on_provider_stats(state, call.actor.actor_id, assessments=1)
+    return [Event("learning.assessment_recorded", [body.assessment_id, body.passed])]
+
+
+def process_record_offline_practice(
+    state: Overlay, call: Call, body: K.RecordOfflinePractice
+) -> Events:
+    key = offline_key(call.actor.actor_id, body.record_id)
+    require(state.get_record(key, OfflinePractice) is None, E.DUPLICATE_RECORD,
+            f"offline record {body.record_id!r} was recorded before")
+    enrolment = get_enrolment(state, body.class_id, body.trainee)
+    opened = get_class(state, body.class_id)
+    require_city_bureau(call, opened)
+    require_in_class(opened, body.start, body.end, call.time)
+    require_free_interval(state, body.trainee, body.start, body.end)
+    state.put(key, OfflinePractice(
+        call.actor.actor_id, body.record_id, body.trainee, body.class_id, body.start, body.end,
+        body.seconds, body.evidence_hash,
+    ))
+    on_interval(state, body.trainee, Interval(body.start, body.end, key, body.class_id), 0)
+    state.put(enrolment_key(body.class_id, body.trainee), dataclasses.replace(
+        enrolment,
+        offline_seconds=enrolment.offline_seconds + body.seconds,
+        study_days=compute_study_days(enrolment.study_days, body.start, body.end),
+    ))
+    return [Event("learning.offline_recorded", [body.record_id, body.seconds])]
+
+
+def process_record_exam(state: Overlay, call: Call, body: K.RecordExam) -> Events:
+    key = exam_key(call.actor.actor_id, body.record_id)
+    require(state.get_record(key, ExamResult) is None, E.DUPLICATE_RECORD,
+            f"exam record {body.record_id!r} was recorded before")
+    get_enrolment(state, body.class_id, body.trainee)
+    opened = get_class(state, body.class_id)
+    require_city_bureau(call, opened)
+    require(body.time <= call.time, E.DATE_IN_FUTURE, "the exam is dated after the block time")
+    state.put(key, ExamResult(
+        call.actor.actor_id, body.record_id, body.trainee, body.class_id, body.part, body.score,
+        body.max_score, body.passed, body.time, body.evidence_hash,
+    ))
+    on_evidence(state, body.class_id, body.trainee, key)
+    return [Event("learning.exam_recorded", [body.record_id, body.part, body.passed])]
+
+
+def process_issue_certificate(state: Overlay, call: Call, body: K.IssueCertificate) -> Events:
+    key = certificate_key(body.number_hash)
+    require(state.get_record(key, Certificate) is None, E.DUPLICATE_CERTIFICATE,
+            "a certificate with this number exists")
+    occupation = get_occupation(state, body.occupation_code, body.edition, body.level)
+    require(body.certificate_type in occupation.certificate_types, E.BAD_CERTIFICATE_TYPE,
+            f"{body.certificate_type} does not end occupation {occupation.code}")
+    require(body.issue_date <= call.time, E.DATE_IN_FUTURE, "issue date after the block time")
+    state.put(key, Certificate(
+        body.number_hash, body.trainee, body.certificate_type, body.occupation_code,
+        body.edition, body.level, body.issue_date, call.actor.actor_id, None,
+    ))
+    index = trainee_certificates_key(
+        body.trainee, body.occupation_code, body.edition, body.level)
+    listed = state.get_record(index, EvidenceList)
+    state.put(index, EvidenceList((*(listed.keys if listed else ()), key)))
+    on_city_stats(state, call.actor.region_code, certificates=1)
+    return [Event("learning.certificate_issued", [body.number_hash, body.certificate_type])]
+

@@ -1,0 +1,206 @@
+"""State views for the contracts: a read-only base and stacked write overlays.
+
+The node hands the contracts an ``Overlay`` over its committed state (anything
+with ``get(key) -> bytes | None``). A block runs in one overlay; each tx runs in
+a ``child()`` that is merged into its parent only when the tx is accepted, so a
+rejected tx leaves no trace. ``changes()`` yields the block's writes, sorted by
+key, as canonical bytes (``None`` = delete) for the authenticated tree.
+
+Values are canonical msgpack of ``chain.records`` records. For speed an overlay
+keeps records as objects and encodes them once, in ``changes()``; records are
+frozen, so sharing them between overlays is safe. There are no prefix scans:
+the tree hashes keys, so every index the contracts need is itself a value.
+"""
+
+from __future__ import annotations
+
+import operator
+import typing
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+import msgpack
+
+from chain.codec import encode
+from chain.errors import InternalError
+from chain.records import Record
+
+__all__ = ["DictState", "Overlay", "StateReader"]
+
+R = TypeVar("R", bound=Record)
+_MISSING = object()
+
+
+class StateReader(Protocol):
+    """Committed state as the contracts see it: a key-value lookup."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+
+class DictState:
+    """An in-memory ``StateReader`` (tests, benchmarks, scratch execution)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[bytes, bytes] | None = None) -> None:
+        self.data: dict[bytes, bytes] = dict(data or {})
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.data.get(key)
+
+    def apply(self, changes: dict[bytes, bytes | None]) -> None:
+        """Commit a change set (as ``Overlay.changes`` returns it)."""
+        for key, value in changes.items():
+            if value is None:
+                self.data.pop(key, None)
+            else:
+                self.data[key] = value
+
+
+class Overlay:
+    """Writes over a base view; ``child()`` nests, ``merge_into_parent()`` commits."""
+
+    __slots__ = ("_base", "_cache", "_writes")
+
+    def __init__(self, base: StateReader) -> None:
+        self._base = base
+        self._writes: dict[bytes, bytes | Record | None] = {}
+        self._cache: dict[bytes, Record | None] = {}
+
+    # -- raw bytes ------------------------------------------------------------
+    def get(self, key: bytes) -> bytes | None:
+        value = self._writes.get(key, _MISSING)
+        if value is _MISSING:
+            return self._base.get(key)
+        if isinstance(value, Record):
+            return value.encode()
+        return value  # type: ignore[return-value]
+
+    def set(self, key: bytes, value: bytes) -> None:
+        if type(value) is not bytes:
+            raise TypeError("Overlay.set takes bytes; use put() for records")
+        self._writes[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self._writes[key] = None
+
+    # -- records ----------------------------------------------------------------
+    def get_record(self, key: bytes, cls: type[R]) -> R | None:
+        """The record at ``key`` decoded as ``cls``, or None when absent."""
+        value = self._writes.get(key, _MISSING)
+        if value is _MISSING:
+            base = self._base
+            if isinstance(base, Overlay):
+                return base.get_record(key, cls)
+            cached = self._cache.get(key, _MISSING)
+            if cached is not _MISSING:
+                return cached  # type: ignore[return-value]
+            found = _decode_record(key, base.get(key), cls)
+            self._cache[key] = found
+            return found
+        if value is None or isinstance(value, Record):
+            return value  # type: ignore[return-value]
+        return _decode_record(key, value, cls)  # type: ignore[arg-type]
+
+    def put(self, key: bytes, value: Record) -> None:
+        """Write a record (encoded lazily, in ``changes()``)."""
+        self._writes[key] = value
+
+    # -- nesting ----------------------------------------------------------------
+    def child(self) -> Overlay:
+        """A nested overlay whose writes reach this one only through ``merge_into_parent``."""
+        return Overlay(self)
+
+    def merge_into_parent(self) -> None:
+        """Apply this overlay's writes to its parent overlay."""
+        parent = self._base
+        if not isinstance(parent, Overlay):
+            raise InternalError("merge_into_parent on an overlay without a parent overlay")
+        parent._writes.update(self._writes)
+        self._writes = {}
+
+    def changes(self) -> dict[bytes, bytes | None]:
+        """Every write as canonical bytes (None = delete), in sorted key order."""
+        out: dict[bytes, bytes | None] = {}
+        for key in sorted(self._writes):
+            value = self._writes[key]
+            out[key] = _encode_record(value) if isinstance(value, Record) else value  # type: ignore[assignment]
+        return out
+
+    def digest_bytes(self) -> bytes:
+        """Canonical bytes of ``changes()``: equal for equal change sets (determinism tests)."""
+        return encode([[k, v] for k, v in self.changes().items()])
+
+
+def _record_fields(value: object) -> tuple[object, ...]:
+    """msgpack's hook for a record: its field values in order (packed as an array)."""
+    cls = type(value)
+    getter = _GETTERS.get(cls)
+    if getter is None:
+        if not (isinstance(value, Record) and value._fields):
+            raise TypeError(f"{cls.__name__} is not canonical-encodable")
+        many = operator.attrgetter(*value._fields)
+        getter = many if len(value._fields) > 1 else (lambda v: (many(v),))
+        _GETTERS[cls] = getter
+    return getter(value)  # type: ignore[no-any-return]
+
+
+_GETTERS: dict[type, Callable[[object], tuple[object, ...]]] = {}
+_PACK = msgpack.Packer(use_bin_type=True, default=_record_fields).pack
+
+
+def _encode_record(value: Record) -> bytes:
+    """``value.encode()`` in one pass of msgpack's C packer: records built by the
+    contracts hold only ints, bytes, str, bool, None, tuples and records by construction
+    (typed fields filled from decoded bodies and integer arithmetic); tuples and records
+    pack as arrays, everything in its one shortest form. ``tests/contracts/test_state.py``
+    pins the equality with the checked codec."""
+    return _PACK(value)  # type: ignore[no-any-return]
+
+
+def _decode_record(key: bytes, data: bytes | None, cls: type[R]) -> R | None:
+    """Decode a value the contracts wrote themselves.
+
+    State is written only by ``changes()`` and guarded below us by the storage's
+    checksums and the state root, so this trusts the field types and only rebuilds the
+    structure (tuples, nested records); a wrong shape still fails loudly as our fault.
+    ``from_wire`` stays the strict path for anything that comes from a peer.
+    """
+    if data is None:
+        return None
+    try:
+        return _builder(cls)(msgpack.unpackb(data, raw=False, use_list=False))
+    except (ValueError, TypeError, IndexError, msgpack.UnpackException) as exc:
+        raise InternalError(f"state value at {key!r} is not a {cls.__name__}: {exc}") from exc
+
+
+_BUILDERS: dict[type, Callable[[Any], Any]] = {}
+
+
+def _builder(cls: type[R]) -> Callable[[Any], R]:
+    """A function from the decoded array of a ``cls`` to the record (compiled once)."""
+    built = _BUILDERS.get(cls)
+    if built is None:
+        hints = typing.get_type_hints(cls)
+        converters = [_converter(hints[name]) for name in cls._fields]
+        arity = len(converters)
+
+        def built(value: Any) -> Any:
+            if type(value) is not tuple or len(value) != arity:
+                raise TypeError(f"expected an array of {arity} fields")
+            return cls(*[c(v) if c else v for c, v in zip(converters, value, strict=True)])
+
+        _BUILDERS[cls] = built
+    return built  # type: ignore[return-value]
+
+
+def _converter(annotation: Any) -> Callable[[Any], Any] | None:
+    """How to rebuild one field: None when the decoded value is already right."""
+    if isinstance(annotation, type) and issubclass(annotation, Record):
+        return _builder(annotation)
+    if typing.get_origin(annotation) is tuple:
+        inner = _converter(typing.get_args(annotation)[0])
+        if inner is None:
+            return None  # decoded with use_list=False: already a tuple
+        return lambda items: tuple(inner(item) for item in items)
+    return None
