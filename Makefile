@@ -6,13 +6,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint sim bench-state bench-contracts clean help
+.PHONY: test demo lint sim bench bench-state bench-contracts clean help
 
 help:
 	@echo "make demo             run a local validator network with a realistic workload"
 	@echo "make test             lint + the whole test suite (what CI runs)"
 	@echo "make sim SEEDS=N      consensus simulator over N seeds (default 20000)"
 	@echo "make bench-state      state tree and storage benchmarks (JSON on the last line)"
+	@echo "make bench            4- and 7-validator cluster throughput and latency (JSON)"
 	@echo "make bench-contracts  contract execution benchmark (JSON on the last line)"
 
 $(STAMP): pyproject.toml
@@ -34,6 +35,10 @@ demo: $(STAMP)
 SEEDS ?= 20000
 sim: $(STAMP)
 	$(BIN)/python -m tests.consensus.run_sim --seeds $(SEEDS) --n 4,7,10,12 --mutants
+
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python -m bench.bench_cluster $(BENCH_ARGS)
 
 bench-state: $(STAMP)
 	$(BIN)/python -m bench.bench_state
