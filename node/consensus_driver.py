@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import contracts
 from chain.codec import Value
 from chain.errors import DecodeError, InputError
+from chain.types import Vote
 from chain.validators import ValidatorSet
 from consensus.actions import (
     Action,
@@ -44,8 +45,10 @@ from consensus.actions import (
     Tip,
     VerifyBlock,
 )
-from consensus.messages import CertifiedBlock, decode_message, encode_message
+from consensus.messages import CertifiedBlock, Message, decode_message, encode_message
 from consensus.replica import Replica
+from node import crashpoints
+from node.byzantine import Byzantine
 from node.links import PeerNetwork
 from storage.wal import WriteAheadLog
 
@@ -108,10 +111,11 @@ class ConsensusDriver:
         )
         self._queue: deque[Action] = deque()
         self._dirty = False
-        self._deadline_ms: int | None = None
         self._proposal: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.evidence: list[dict[str, Any]] = []
+        self.byzantine = Byzantine.from_env(node.suite, node.chain_id, node.signer)
+        self.byzantine.peers = sorted(peers)
         self.view_changes = 0
         self._last_view = (0, 0)
 
@@ -170,11 +174,12 @@ class ConsensusDriver:
         """A tx entered the mempool (the proposer polls the mempool; nothing to do yet)."""
 
     async def _tick_loop(self) -> None:
+        # The replica reads time only from ticks, and computes every deadline
+        # from the last time it saw: feed it the clock on every tick, not just
+        # when a timer is due, or new deadlines are set from a stale "now".
         while True:
             await asyncio.sleep(TICK_S)
-            if self._deadline_ms is not None and self._now_ms() >= self._deadline_ms:
-                self._deadline_ms = None
-                self._perform(self.replica.on_tick(self._now_ms()))
+            self._perform(self.replica.on_tick(self._now_ms()))
 
     # -- performing actions ----------------------------------------------------------
 
@@ -196,21 +201,21 @@ class ConsensusDriver:
 
     def _sync_wal(self) -> None:
         if self._dirty:
+            crashpoints.hit("before_wal_sync")
             self.wal.sync()
             self._dirty = False
+            crashpoints.hit("after_wal_sync")
 
     def _do(self, action: Action) -> list[Action]:
         if isinstance(action, Persist):
             self.wal.append(action.data, sync=False)
             self._dirty = True
         elif isinstance(action, Send):
-            self._sync_wal()
-            self.links.send(action.to, ["c", encode_message(action.msg)])
+            self._send(action.msg, action.to)
         elif isinstance(action, Broadcast):
-            self._sync_wal()
-            self.links.broadcast(["c", encode_message(action.msg)])
+            self._send(action.msg, None)
         elif isinstance(action, SetTimer):
-            self._deadline_ms = action.deadline_ms
+            pass  # the tick loop feeds the replica the clock every TICK_S
         elif isinstance(action, BuildProposal):
             self._schedule_proposal(action)
         elif isinstance(action, VerifyBlock):
@@ -226,6 +231,17 @@ class ConsensusDriver:
             self._record_evidence(action)
         return []
 
+    def _send(self, message: Message, to: bytes | None) -> None:
+        """Sync the WAL, then send (one peer, or all when ``to`` is None)."""
+        if isinstance(message, Vote):
+            crashpoints.hit("before_vote_send")
+        self._sync_wal()
+        for peer, frame in self.byzantine.outgoing(message, to):
+            if peer is None:
+                self.links.broadcast(frame)
+            else:
+                self.links.send(peer, frame)
+
     def _verify(self, action: VerifyBlock) -> list[Action]:
         try:
             self.node.executor.verify(action.block, int(time.time()))
@@ -236,8 +252,10 @@ class ConsensusDriver:
         return self.replica.on_block_verified(action.block_hash, ok)
 
     def _commit(self, action: Commit) -> list[Action]:
+        crashpoints.hit("before_apply")
         execution = self.node.executor.commit(action.block, action.certificate)
         self.node.on_committed(execution)
+        crashpoints.hit("after_apply")
         return self.replica.on_committed(action.block.header.height)
 
     def _record_evidence(self, action: ReportEvidence) -> None:

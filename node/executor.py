@@ -33,6 +33,7 @@ from chain.errors import CertificateError, DecodeError, InputError, InternalErro
 from chain.genesis import Genesis
 from chain.types import Block, BlockHeader, CommitCertificate, Receipt, Tx, header_hash
 from chain.validators import ValidatorSet, verify_certificate
+from node import crashpoints
 from node.mempool import SignatureCache
 from storage.state_tree import TreeUpdate
 from storage.store import Head, Store
@@ -212,6 +213,7 @@ class Executor:
             verify_certificate(self.suite, self.chain_id, self.validator_set(), certificate)
         except CertificateError as exc:
             raise BlockRejected(exc.message) from None
+        crashpoints.hit("before_block_write")
         self.store.commit(
             block,
             certificate,
@@ -220,5 +222,6 @@ class Executor:
             execution.update,
             execution.changes,
         )
+        crashpoints.hit("after_block_write")
         self._verified.clear()
         return execution

@@ -121,6 +121,19 @@ OPENAPI: dict[str, Any] = {
             )
         },
         "/v1/validators": {"get": _op("Validator set in force for the next height")},
+        "/v1/credential": {
+            "get": _op(
+                "Portable learning credential of a trainee in a class at the head block: "
+                "progress, state proofs, certified header, validator-set changes "
+                "(verify offline with `skillchain audit verify-credential`)",
+                [
+                    {"name": "class", "in": "query", "required": True,
+                     "schema": {"type": "string", "maxLength": 64}},
+                    {"name": "trainee", "in": "query", "required": True,
+                     "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+                ],
+            )
+        },
         "/v1/status": {"get": _op("Node status: height, view, peers, mempool, sync state")},
         "/v1/query/{name}": {
             "get": _op(

@@ -165,6 +165,7 @@ def build_app(node: NodeApi, rate_per_s: float = 2_000, burst: float = 4_000) ->
             web.get("/v1/validators", handlers.validators),
             web.get("/v1/status", handlers.status),
             web.get("/v1/query/{name}", handlers.query),
+            web.get("/v1/credential", handlers.credential),
             web.get("/v1/stream", handlers.stream),
             web.get("/v1/openapi.json", handlers.openapi),
             web.get("/metrics", handlers.metrics),
@@ -321,6 +322,19 @@ class _Handlers:
     async def query(self, request: web.Request) -> web.Response:
         params = {k: v for k, v in request.query.items()}
         return _answer(request, self.node.query(request.match_info["name"], params))
+
+    async def credential(self, request: web.Request) -> web.Response:
+        """A portable learning credential (``node.audit.credential``), verifiable offline."""
+        from node.audit.credential import build_credential
+
+        trainee = _hex32(request.query.get("trainee", ""), "trainee")
+        bundle = build_credential(
+            self.node.store,
+            getattr(self.node, "genesis_hash", None),
+            request.query.get("class", ""),
+            trainee,
+        )
+        return _answer(request, bundle)
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(text=self.node.metrics(), content_type="text/plain", charset="utf-8")
