@@ -62,6 +62,8 @@ log = logging.getLogger("skillchain.consensus")
 
 TICK_S = 0.01
 IDLE_BLOCK_MS = 1_000
+WAL_PRUNE_EVERY = 200
+WAL_PRUNE_BYTES = 64 * 1024 * 1024
 CONSENSUS_CONFIG = Config(base_timeout_ms=3_000, max_timeout_ms=30_000)
 
 
@@ -254,9 +256,22 @@ class ConsensusDriver:
     def _commit(self, action: Commit) -> list[Action]:
         crashpoints.hit("before_apply")
         execution = self.node.executor.commit(action.block, action.certificate)
+        self._prune_wal(action.block.header.height)
         self.node.on_committed(execution)
         crashpoints.hit("after_apply")
         return self.replica.on_committed(action.block.header.height)
+
+    def _prune_wal(self, height: int) -> None:
+        """Drop decided heights from the WAL now and then.
+
+        The replica restores only records of the height after the store's head;
+        once a height is durable in the store (just now) and before the replica
+        moves on (it has signed nothing for the next height yet), every record
+        in the log is history.
+        """
+        if height % WAL_PRUNE_EVERY == 0 or self.wal.path.stat().st_size > WAL_PRUNE_BYTES:
+            self._sync_wal()
+            self.wal.reset([])
 
     def _record_evidence(self, action: ReportEvidence) -> None:
         a, b = action.vote_a, action.vote_b
