@@ -266,7 +266,7 @@ async def run(validators: int, single_txs: int, record_txs: int, latency_s: floa
             validators,
             {
                 "block_interval_ms": 100,
-                "max_block_txs": 5000,
+                "max_block_txs": 2000,
                 "mempool_max_txs": 100_000,
                 "rpc_rate_per_s": 100_000,
             },

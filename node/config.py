@@ -46,7 +46,7 @@ class NodeConfig(BaseModel):
     rpc_port: Port
     peers: tuple[PeerAddress, ...] = ()
     block_interval_ms: Annotated[int, Field(ge=0, le=60_000)] = 200
-    max_block_txs: Annotated[int, Field(ge=1, le=100_000)] = 4_000
+    max_block_txs: Annotated[int, Field(ge=1, le=100_000)] = 2_000
     rpc_rate_per_s: Annotated[int, Field(ge=1)] = 5_000
     mempool_max_txs: Annotated[int, Field(ge=100)] = 100_000
 
