@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import contracts
 from chain.codec import Value
@@ -65,6 +66,15 @@ IDLE_BLOCK_MS = 1_000
 WAL_PRUNE_EVERY = 200
 WAL_PRUNE_BYTES = 64 * 1024 * 1024
 CONSENSUS_CONFIG = Config(base_timeout_ms=3_000, max_timeout_ms=30_000)
+
+
+def _fail_stop(what: str) -> NoReturn:
+    """Log the exception and end the process: a validator that hit an invariant
+    failure or a storage error must not keep voting from a state it cannot trust.
+    Everything acknowledged is already durable; a restart replays the WAL."""
+    log.critical("fatal error while %s; stopping the node", what, exc_info=True)
+    logging.shutdown()
+    os._exit(70)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
@@ -195,6 +205,8 @@ class ConsensusDriver:
             action = self._queue[0]
             try:
                 more = self._do(action)
+            except Exception:  # our bug or a broken disk: stop rather than diverge
+                _fail_stop(f"performing {type(action).__name__}")
             finally:
                 self._queue.popleft()
             self._queue.extend(more)  # results of an answered action are later events
