@@ -245,15 +245,13 @@ class Node:
             for v in self.executor.validator_set().validators
         ]
 
-    def metrics_text(self) -> str:
+    def metrics(self) -> str:
+        """Prometheus text for /metrics (gauges refreshed on read)."""
         self.counters.mempool_txs = len(self.mempool)
         self.counters.mempool_bytes = self.mempool.size_bytes
         self.counters.signatures_verified = self.executor.signatures.verified
         self.consensus.update_metrics(self.counters)
         return self.counters.render()
-
-    def metrics(self) -> str:  # NodeApi name
-        return self.metrics_text()
 
     def query(self, name: str, params: dict[str, str]) -> dict[str, Any]:
         return run_query(self.store, name, params)
