@@ -121,6 +121,7 @@ OPENAPI: dict[str, Any] = {
             )
         },
         "/v1/validators": {"get": _op("Validator set in force for the next height")},
+        "/v1/evidence": {"get": _op("Conflicting signed votes seen by this node, with both votes")},
         "/v1/credential": {
             "get": _op(
                 "Portable learning credential of a trainee in a class at the head block: "

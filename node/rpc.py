@@ -65,6 +65,7 @@ class NodeApi(Protocol):
     async def wait_committed(self, digest: bytes, timeout_s: float) -> TxLocation | None: ...
     def status(self) -> dict[str, Any]: ...
     def validators(self) -> list[dict[str, Any]]: ...
+    def evidence(self) -> list[dict[str, Any]]: ...
     def metrics(self) -> str: ...
     def query(self, name: str, params: dict[str, str]) -> dict[str, Any]: ...
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]: ...
@@ -166,6 +167,7 @@ def build_app(node: NodeApi, rate_per_s: float = 2_000, burst: float = 4_000) ->
             web.get("/v1/status", handlers.status),
             web.get("/v1/query/{name}", handlers.query),
             web.get("/v1/credential", handlers.credential),
+            web.get("/v1/evidence", handlers.evidence),
             web.get("/v1/stream", handlers.stream),
             web.get("/v1/openapi.json", handlers.openapi),
             web.get("/metrics", handlers.metrics),
@@ -322,6 +324,10 @@ class _Handlers:
     async def query(self, request: web.Request) -> web.Response:
         params = {k: v for k, v in request.query.items()}
         return _answer(request, self.node.query(request.match_info["name"], params))
+
+    async def evidence(self, request: web.Request) -> web.Response:
+        """Conflicting votes this node has seen (a validator that signed two blocks)."""
+        return _answer(request, {"evidence": self.node.evidence()})
 
     async def credential(self, request: web.Request) -> web.Response:
         """A portable learning credential (``node.audit.credential``), verifiable offline."""

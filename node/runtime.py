@@ -245,6 +245,9 @@ class Node:
             for v in self.executor.validator_set().validators
         ]
 
+    def evidence(self) -> list[dict[str, Any]]:
+        return list(self.consensus.evidence)
+
     def metrics(self) -> str:
         """Prometheus text for /metrics (gauges refreshed on read)."""
         self.counters.mempool_txs = len(self.mempool)
