@@ -36,6 +36,8 @@ _INT_MAX = 2**64 - 1
 Value = Any
 """A decoded value: int | bytes | str | bool | None | list[Value]."""
 
+_LEAVES = frozenset({int, bytes, str, bool, type(None)})
+
 
 def encode(value: Value) -> bytes:
     """Encode a value canonically; tuples encode as lists.
@@ -48,16 +50,31 @@ def encode(value: Value) -> bytes:
 
 
 def _check_encodable(value: Value, depth: int) -> None:
+    # Inline over list items (one call per list): state values and blocks are
+    # encoded on every commit, so this guard must stay cheap.
+    kind = type(value)
+    if kind is not list and kind is not tuple:
+        _check_encodable_leaf(value)
+        return
     if depth > MAX_DEPTH:
         raise TypeError("value nested deeper than MAX_DEPTH")
+    for item in value:
+        kind = type(item)
+        if kind is list or kind is tuple:
+            _check_encodable(item, depth + 1)
+        elif kind is int:
+            if not _INT_MIN <= item <= _INT_MAX:
+                raise TypeError(f"int out of range: {item}")
+        elif kind not in _LEAVES:
+            raise TypeError(f"type {kind.__name__} is not canonical-encodable")
+
+
+def _check_encodable_leaf(value: Value) -> None:
     kind = type(value)
     if kind is int:
         if not _INT_MIN <= value <= _INT_MAX:
             raise TypeError(f"int out of range: {value}")
-    elif kind is list or kind is tuple:
-        for item in value:
-            _check_encodable(item, depth + 1)
-    elif kind not in (bytes, str, bool) and value is not None:
+    elif kind not in _LEAVES:
         raise TypeError(f"type {kind.__name__} is not canonical-encodable")
 
 
@@ -91,9 +108,6 @@ def decode(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Value:
     if msgpack.packb(value, use_bin_type=True) != bytes(data):
         raise DecodeError("non-canonical encoding")
     return value
-
-
-_LEAVES = frozenset({int, bytes, str, bool, type(None)})
 
 
 def _check_decoded(value: Value, depth: int) -> None:
