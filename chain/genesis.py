@@ -42,6 +42,7 @@ __all__ = [
     "ROLES",
     "SPECIAL_GROUPS",
     "Actor",
+    "ChainParams",
     "Fund",
     "Genesis",
     "GenesisValidator",
@@ -168,6 +169,16 @@ class Policy(_Strict):
         return groups
 
 
+class ChainParams(_Strict):
+    """Chain parameters beyond policy; the admin may change them later (registry.set_params)."""
+
+    tx_window_heights: Annotated[int, Field(ge=1, le=100_000, strict=True)] = 1_000
+    valset_delay_heights: Annotated[int, Field(ge=1, le=10_000, strict=True)] = 2
+    max_session_seconds: Annotated[int, Field(ge=60, le=86_400, strict=True)] = 12 * 3600
+    min_session_seconds: Annotated[int, Field(ge=1, le=3_600, strict=True)] = 60
+    shortfall_day_seconds: Annotated[int, Field(ge=3_600, le=86_400, strict=True)] = 8 * 3600
+
+
 class Fund(_Strict):
     """A city's budget from one source."""
 
@@ -190,6 +201,7 @@ class Genesis(_Strict):
     occupations: Annotated[tuple[Occupation, ...], Field(max_length=10_000)]
     policy: Policy
     funds: tuple[Fund, ...]
+    params: ChainParams = Field(default_factory=ChainParams)
 
     @field_validator("crypto_suite")
     @classmethod

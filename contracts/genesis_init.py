@@ -38,11 +38,18 @@ DEFAULT_PARAMS = Params(
     min_session_seconds=60,
     shortfall_day_seconds=8 * 3600,
 )
-"""Chain parameters the genesis model does not carry yet (documented defaults)."""
+"""The defaults of ``chain.genesis.ChainParams`` (a genesis may set others)."""
 
 
-def init_genesis(state: Overlay, genesis: Genesis, params: Params = DEFAULT_PARAMS) -> None:
-    """Write cities, actors and keys, occupations, policy, funds and validators."""
+def init_genesis(state: Overlay, genesis: Genesis, params: Params | None = None) -> None:
+    """Write cities, actors and keys, occupations, policy, funds, validators and parameters.
+
+    ``params`` overrides the genesis file's ``params`` section (tests use it).
+    """
+    if params is None:
+        g = genesis.params
+        params = Params(g.tx_window_heights, g.valset_delay_heights, g.max_session_seconds,
+                        g.min_session_seconds, g.shortfall_day_seconds)
     for code in sorted(genesis.cities):
         state.put(city_key(code), City(code, genesis.cities[code]))
     for actor in genesis.actors:

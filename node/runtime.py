@@ -77,7 +77,10 @@ class Node:
             self.executor.signatures,
             self._check_tx,
             lambda digest: self.store.tx_location(digest) is not None,
-            MempoolLimits(max_txs=self.config.mempool_max_txs),
+            MempoolLimits(
+                max_txs=self.config.mempool_max_txs,
+                expiry_window=self.genesis.params.tx_window_heights,
+            ),
         )
         self.mempool.on_height(self.store.head.height)
         self._gossip: list[bytes] = []

@@ -93,3 +93,18 @@ def test_several_problems_are_reported_at_once():
 
     with pytest.raises(GenesisError, match="2 problem"):
         parse_genesis(mutate(two))
+
+
+def test_chain_params_default_matches_the_contracts_defaults():
+    from chain.genesis import ChainParams
+    from contracts import DEFAULT_PARAMS
+
+    defaults = ChainParams()
+    assert [getattr(defaults, f) for f in DEFAULT_PARAMS._fields] == DEFAULT_PARAMS.to_wire()
+
+
+def test_params_section_is_validated():
+    doc = jiangxi_genesis(4)
+    doc["params"] = {"tx_window_heights": 0}
+    with pytest.raises(GenesisError, match="params.tx_window_heights"):
+        parse_genesis(json.dumps(doc))
