@@ -195,15 +195,29 @@ class Ed25519Sha256(CryptoSuite):
 _SUITES: dict[str, CryptoSuite] = {Ed25519Sha256.name: Ed25519Sha256()}
 
 
+def _registry() -> dict[str, CryptoSuite]:
+    """Every suite, the SM2/SM3 one added on first use.
+
+    ``chain.sm2`` builds on this module, so it cannot be imported at the top
+    of it; registering here keeps imports one-way whichever module loads first.
+    """
+    if "sm2-sm3" not in _SUITES:
+        from chain.sm2 import Sm2Sm3
+
+        _SUITES[Sm2Sm3.name] = Sm2Sm3()
+    return _SUITES
+
+
 def get_suite(name: str) -> CryptoSuite:
     """The suite called ``name``; raises ``InputError`` naming the known ones."""
+    suites = _registry()
     try:
-        return _SUITES[name]
+        return suites[name]
     except KeyError:
-        known = ", ".join(sorted(_SUITES))
+        known = ", ".join(sorted(suites))
         raise InputError(f"unknown crypto suite {name!r}; known suites: {known}") from None
 
 
 def suite_names() -> list[str]:
     """Names of every available suite, sorted."""
-    return sorted(_SUITES)
+    return sorted(_registry())
