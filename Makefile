@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint sim bench bench-state bench-contracts clean help
+.PHONY: test demo lint sim bench bench-state bench-contracts bench-crypto clean help
 
 help:
 	@echo "make demo             run a local validator network with a realistic workload"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-state      state tree and storage benchmarks (JSON on the last line)"
 	@echo "make bench            4- and 7-validator cluster throughput and latency (JSON)"
 	@echo "make bench-contracts  contract execution benchmark (JSON on the last line)"
+	@echo "make bench-crypto     Ed25519/SHA-256 vs SM2/SM3, and a 4-validator SM2 cluster (JSON)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -45,6 +46,9 @@ bench-state: $(STAMP)
 
 bench-contracts: $(STAMP)
 	$(BIN)/python -m bench.bench_contracts
+
+bench-crypto: $(STAMP)
+	$(BIN)/python -m bench.bench_crypto $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis .ruff_cache *.egg-info

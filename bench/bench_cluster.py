@@ -46,7 +46,7 @@ from tests.node.cluster import make_cluster
 DAY = 86_400
 SESSION_S = 2 * 3600
 SECRET = b"skillchain-bench-pseudonym-secret"
-SUITE = get_suite("ed25519-sha256")
+SUITE = get_suite("ed25519-sha256")  # rebound by run() to the cluster's suite
 
 
 def log(message: str) -> None:
@@ -258,9 +258,17 @@ async def latency(
     return p50, p99
 
 
-async def run(validators: int, single_txs: int, record_txs: int, latency_s: float) -> dict:
+async def run(
+    validators: int,
+    single_txs: int,
+    record_txs: int,
+    latency_s: float,
+    suite: str = "ed25519-sha256",
+) -> dict:
+    global SUITE
+    SUITE = get_suite(suite)
     with tempfile.TemporaryDirectory(prefix="skillchain-bench-") as tmp:
-        log(f"starting {validators} validators ...")
+        log(f"starting {validators} validators ({suite}) ...")
         cluster = make_cluster(
             Path(tmp),
             validators,
@@ -270,6 +278,7 @@ async def run(validators: int, single_txs: int, record_txs: int, latency_s: floa
                 "mempool_max_txs": 100_000,
                 "rpc_rate_per_s": 100_000,
             },
+            suite=suite,
         )
         try:
             return await _measure(cluster, validators, single_txs, record_txs, latency_s)
@@ -298,9 +307,12 @@ async def _measure(
             singles = plan.txs(single_txs, 1, head)
             batches = plan.txs(record_txs, 100, head)
             tx_rate = await throughput(clients, watcher, singles, "single-session txs")
-            record_rate = 100 * await throughput(clients, watcher, batches, "100-session txs")
-            head = (await clients[0].status())["height"]
-            p50, p99 = await latency(clients, watcher, plan, head, tx_rate / 2, latency_s)
+            record_rate = p50 = p99 = 0.0
+            if batches:
+                record_rate = 100 * await throughput(clients, watcher, batches, "100-session txs")
+            if latency_s > 0:
+                head = (await clients[0].status())["height"]
+                p50, p99 = await latency(clients, watcher, plan, head, tx_rate / 2, latency_s)
     finally:
         for c in clients:
             await c.__aexit__()
@@ -315,6 +327,7 @@ async def _measure(
         "verify_per_s": round(verify),
         "bound_ratio": round(tx_rate / (verify * cores / validators), 3),
         "cores": cores,
+        "suite": SUITE.name,
     }
 
 
@@ -324,10 +337,11 @@ def main() -> None:
     parser.add_argument("--txs", type=int, default=20_000, help="single-session txs per run")
     parser.add_argument("--record-txs", type=int, default=400, help="100-session txs per run")
     parser.add_argument("--latency-seconds", type=float, default=15)
+    parser.add_argument("--suite", default="ed25519-sha256", help="crypto suite of the network")
     args = parser.parse_args()
     results = []
     for n in (int(v) for v in args.validators.split(",")):
-        result = asyncio.run(run(n, args.txs, args.record_txs, args.latency_seconds))
+        result = asyncio.run(run(n, args.txs, args.record_txs, args.latency_seconds, args.suite))
         log(json.dumps(result))
         results.append(result)
     summary = dict(results[0])

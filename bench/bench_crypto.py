@@ -103,9 +103,31 @@ def hash_rates(suite: CryptoSuite, seconds: float) -> dict[str, float]:
     }
 
 
+def cluster_rates(txs: int) -> dict[str, object]:
+    """Committed tx/s of a 4-validator network under each suite, same load, same run."""
+    import asyncio
+
+    from bench.bench_cluster import run
+
+    out: dict[str, object] = {}
+    for short, name in SUITES.items():
+        figures = asyncio.run(run(4, txs, 0, 0, name))
+        out[f"tx_per_s_{short}"] = figures["tx_per_s"]
+    out["tx_per_s_sm2_to_ed25519_ratio"] = round(
+        int(out["tx_per_s_sm2"]) / max(1, int(out["tx_per_s_ed25519"])), 3
+    )
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=0.5, help="time per measurement run")
+    parser.add_argument(
+        "--cluster-txs",
+        type=int,
+        default=4000,
+        help="single-session txs for the 4-validator SM2 cluster run (0: skip)",
+    )
     args = parser.parse_args(argv)
 
     rates: dict[str, float] = {}
@@ -123,6 +145,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         rates["sm2_tx_verify_per_s"] / rates["ed25519_tx_verify_per_s"], 3
     )
     result["sm3_to_sha256_ratio"] = round(rates["sm3_per_s"] / rates["sha256_per_s"], 3)
+    if args.cluster_txs:
+        result.update(cluster_rates(args.cluster_txs))
     result["message_bytes"] = MESSAGE_BYTES
     result["python"] = platform.python_version()
 

@@ -83,9 +83,11 @@ class Cluster:
         return (self.homes[i] / "node.log").read_text(errors="replace")
 
 
-def make_cluster(tmp: Path, validators: int, config_overrides: dict | None = None) -> Cluster:
+def make_cluster(
+    tmp: Path, validators: int, config_overrides: dict | None = None, suite: str = "ed25519-sha256"
+) -> Cluster:
     base = free_base_port(validators)
-    network = new_network(tmp / "net", validators, base_port=base)
+    network = new_network(tmp / "net", validators, suite_name=suite, base_port=base)
     for home in network.homes:
         path = home / "config.json"
         config = json.loads(path.read_text())
