@@ -188,3 +188,180 @@ def export_command(where: str, out: Path, genesis_path: Path | None, as_json: bo
 
 def _noop(_: int) -> None:
     """A progress callback that does nothing."""
+
+
+# -- credentials --------------------------------------------------------------------
+
+
+@audit.command("credential")
+@click.option("--trainee", required=True, help="Trainee pseudonym (64 hex characters).")
+@click.option("--class", "class_id", required=True, help="Class id.")
+@click.option("--from", "where", help="Node URL serving GET /v1/credential.")
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Or build it from a replayed store (needs --genesis).")
+@click.option("--genesis", "genesis_path", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="Genesis of the --data store.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@_json
+@_friendly
+def credential_command(
+    trainee: str, class_id: str, where: str | None, data: Path | None,
+    genesis_path: Path | None, out: Path, as_json: bool,
+) -> None:
+    """Write one self-contained, offline-verifiable learning credential file."""
+    from node.audit.errors import AuditError
+
+    if (where is None) == (data is None):
+        raise AuditError("give exactly one of --from URL and --data DIR")
+    if data is not None:
+        if genesis_path is None:
+            raise AuditError("--data needs --genesis")
+        bundle = _credential_from_store(data, genesis_path, class_id, _trainee_bytes(trainee))
+    else:
+        bundle = _credential_from_node(str(where), class_id, trainee)
+    text = json.dumps(bundle, ensure_ascii=False, separators=(",", ":"))
+    out.write_text(text, "utf-8")
+    summary = {"out": str(out), "bytes": len(text.encode()), "height": bundle.get("height")}
+    click.echo(json.dumps(summary) if as_json else
+               f"wrote {out} ({summary['bytes']} bytes, as of block {summary['height']}); "
+               f"check it with `skillchain audit verify-credential {out} --genesis genesis.json`")
+
+
+def _trainee_bytes(text: str) -> bytes:
+    from node.audit.errors import AuditError
+
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise AuditError("--trainee must be 64 hex characters (the pseudonym)")
+    return value
+
+
+def _credential_from_store(
+    data: Path, genesis_path: Path, class_id: str, trainee: bytes
+) -> dict[str, Any]:
+    from chain.genesis import load_genesis
+    from node.audit.credential import build_credential
+    from storage.store import Store
+
+    genesis, genesis_hash = load_genesis(genesis_path)
+    store = Store.open(data, genesis.suite, genesis.chain_id, genesis_hash)
+    try:
+        return build_credential(store, genesis_hash, class_id, trainee)
+    finally:
+        store.close()
+
+
+def _credential_from_node(url: str, class_id: str, trainee: str) -> dict[str, Any]:
+    import asyncio
+
+    from node.audit.errors import SourceError
+    from node.client import Client, ClientError
+
+    async def fetch() -> dict[str, Any]:
+        async with Client(url) as client:
+            return await client._call(  # noqa: SLF001 - the client has no named call yet
+                "GET", "/v1/credential", params={"class": class_id, "trainee": trainee})
+
+    try:
+        return asyncio.run(fetch())
+    except ClientError as exc:
+        raise SourceError(f"{url}: [{exc.code}] {exc.message}") from None
+
+
+@audit.command("verify-credential")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_genesis
+@_json
+@_friendly
+def verify_credential_command(file: Path, genesis_path: Path, as_json: bool) -> None:
+    """Verify a credential file offline against genesis and print what it proves."""
+    from chain.credential import CredentialError, verify_credential
+    from chain.genesis import load_genesis
+
+    genesis, genesis_hash = load_genesis(genesis_path)
+    try:
+        bundle = json.loads(file.read_text("utf-8"))
+    except ValueError as exc:
+        raise CredentialError(f"{file} is not JSON: {exc}") from None
+    facts = verify_credential(bundle, genesis, genesis_hash).to_json()
+    click.echo(json.dumps({"ok": True, **facts}, ensure_ascii=False) if as_json
+               else _credential_human(facts))
+
+
+def _credential_human(f: dict[str, Any]) -> str:
+    import datetime
+
+    when = datetime.datetime.fromtimestamp(f["time"], datetime.UTC).isoformat()
+    lines = [
+        "VERIFIED against genesis: "
+        f"block {f['height']} ({f['block_hash'][:16]}…, {when}) of {f['chain_id']}",
+        f"  certificate signed by {len(f['signers'])} validators: {', '.join(f['signers'])}"
+        + (f" (after {f['validator_changes']} validator-set changes)"
+           if f["validator_changes"] else ""),
+        f"  trainee {f['trainee']} in class {f['class_id']}",
+    ]
+    if not f["found"]:
+        return "\n".join([*lines, "  proves: the trainee is NOT enrolled in this class"])
+    hours = lambda s: f"{(s or 0) / 3600:.1f} h"  # noqa: E731
+    lines += [
+        f"  theory credited online: {hours(f['theory_seconds'])} "
+        f"(required {hours(f['required_theory_seconds'])})",
+        f"  simulation credited: {hours(f['simulation_seconds'])}; offline practice: "
+        f"{hours(f['offline_seconds'])} (practical required "
+        f"{hours(f['required_practical_seconds'])})",
+        "  evidence behind it: " + ", ".join(f"{n} {k}" for k, n in f["evidence"].items()),
+    ]
+    for cert in f["certificates"]:
+        issued = datetime.datetime.fromtimestamp(cert["issue_date"], datetime.UTC).date()
+        lines.append(f"  certificate: {cert['certificate_type']} level {cert['level']} "
+                     f"issued {issued} by {cert['issuer_id']}")
+    claim = f["claim"]
+    lines.append(
+        "  claim: none filed" if claim is None else
+        f"  claim {claim['claim_id'][:16]}…: {claim['state']} as of block {f['height']}, "
+        f"training ¥{claim['training_fen'] / 100:,.2f}, living ¥{claim['living_fen'] / 100:,.2f}")
+    return "\n".join(lines)
+
+
+# -- supervision report -------------------------------------------------------------
+
+
+@audit.command("report")
+@_genesis
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              required=True, help="A store built by `audit replay`.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--plausible-daily-hours", type=click.IntRange(1, 24), default=6, show_default=True,
+              help="fast_study fires when theory is done faster than this many hours a day.")
+@click.option("--min-failed-checks", type=click.IntRange(1), default=3, show_default=True)
+@_json
+@_friendly
+def report_command(
+    genesis_path: Path, data: Path, out: Path, plausible_daily_hours: int,
+    min_failed_checks: int, as_json: bool,
+) -> None:
+    """Per provider, class, city, occupation figures and soft fraud signals (CSV, JSON, HTML)."""
+    from chain.genesis import load_genesis
+    from node.audit.report import Thresholds, build_report
+    from node.audit.report_files import write_report
+    from storage.store import Store
+
+    genesis, genesis_hash = load_genesis(genesis_path)
+    store = Store.open(data, genesis.suite, genesis.chain_id, genesis_hash)
+    try:
+        thresholds = Thresholds(plausible_daily_s=plausible_daily_hours * 3600,
+                                min_failed_checks=min_failed_checks)
+        report = build_report(genesis, store, thresholds)
+    finally:
+        store.close()
+    files = write_report(report, out)
+    counts = {name: len(items) for name, items in report["signals"].items()}
+    summary = {"out": str(out), "files": [f.name for f in files], "blocks": report["blocks"],
+               "txs": report["txs"], "signals": counts}
+    click.echo(json.dumps(summary) if as_json else
+               f"report over {report['blocks']} blocks / {report['txs']} txs written to {out} "
+               f"({', '.join(summary['files'])}); signals: "
+               + ", ".join(f"{k} {v}" for k, v in counts.items()))

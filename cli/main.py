@@ -37,6 +37,8 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             _fail(exc.code, exc.message, kwargs.get("as_json", False))
         except (FileExistsError, FileNotFoundError) as exc:
             _fail("file_error", str(exc), kwargs.get("as_json", False))
+        except TimeoutError as exc:
+            _fail("timeout", str(exc), kwargs.get("as_json", False))
 
     return wrapper
 

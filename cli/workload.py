@@ -34,13 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from chain.crypto import CryptoSuite, Signer
+from chain.errors import SkillchainError
 from chain.genesis import Genesis, load_genesis
 from chain.pseudonym import id_check_digit, trainee_pseudonym
 from chain.types import Tx, tx_hash
 from node.client import Client, ClientError, TxBuilder
 from node.keys import load_key
 
-__all__ = ["Workload", "WorkloadReport"]
+__all__ = ["Workload", "WorkloadError", "WorkloadReport"]
 
 DAY = 86_400
 SESSION_S = 2 * 3600
@@ -53,6 +54,12 @@ ORGANIZER_OF_CITY = {
     "360700": "organizer-gz-coop",
     "360400": "organizer-jj-center",
 }
+
+
+class WorkloadError(SkillchainError):
+    """The network did not accept or commit the workload as expected."""
+
+    code = "workload_failed"
 
 
 def h(label: str) -> bytes:
@@ -133,7 +140,7 @@ class Workload:
             )
             refused = [r for r in answer["results"] if "code" in r and r["code"] != "duplicate_tx"]
             if refused:
-                raise RuntimeError(f"{what}: node refused txs: {refused[:3]}")
+                raise WorkloadError(f"{what}: the node refused txs: {refused[:3]}")
         await self.wait_committed(clients[0], hashes, what)
 
     async def _retrying(self, call: Callable[[], Any]) -> Any:
@@ -153,7 +160,7 @@ class Workload:
         pending = list(hashes)
         while pending:
             if time.monotonic() > deadline:
-                raise TimeoutError(
+                raise WorkloadError(
                     f"{what}: {len(pending)} txs not committed after {timeout_s:.0f}s"
                 )
             answer = await self._status(client, pending[-1])
@@ -415,12 +422,13 @@ class Workload:
             )
         ]
         fraud["duplicate_session"] += 1
-        return [
-            self.tx(twin.provider, "learning.record_sessions", [rows_twin]),
-            self.tx(first.provider, "learning.record_sessions", [rows_first]),
-            self.tx(sim_class.provider, "learning.record_sessions", [rows_sim]),
-            self.tx(nosim.provider, "learning.record_sessions", [rows_nosim + duplicate]),
+        uploads = [
+            (twin.provider, rows_twin),
+            (first.provider, rows_first),
+            (sim_class.provider, rows_sim),
+            (nosim.provider, rows_nosim + duplicate),
         ]
+        return [self.tx(p, "learning.record_sessions", [rows]) for p, rows in uploads if rows]
 
     def practice_and_certificates(self) -> list[Tx]:
         txs = []
