@@ -6,16 +6,19 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint sim bench bench-state bench-contracts bench-crypto clean help
+.PHONY: test test-slow demo lint sim chaos bench bench-state bench-contracts bench-crypto bench-replay clean help
 
 help:
 	@echo "make demo             run a local validator network with a realistic workload"
 	@echo "make test             lint + the whole test suite (what CI runs)"
+	@echo "make test-slow        the long tests left out of make test (100,000 bad requests, ...)"
 	@echo "make sim SEEDS=N      consensus simulator over N seeds (default 20000)"
+	@echo "make chaos MINUTES=N VALIDATORS=n   long fault-injection run (JSON on the last line)"
 	@echo "make bench-state      state tree and storage benchmarks (JSON on the last line)"
 	@echo "make bench            4- and 7-validator cluster throughput and latency (JSON)"
 	@echo "make bench-contracts  contract execution benchmark (JSON on the last line)"
 	@echo "make bench-crypto     Ed25519/SHA-256 vs SM2/SM3, and a 4-validator SM2 cluster (JSON)"
+	@echo "make bench-replay     audit replay of a >= 100,000-tx chain, credential size/time (JSON)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -28,7 +31,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 demo: $(STAMP)
 	$(BIN)/python -m cli.main demo $(DEMO_ARGS)
@@ -36,6 +42,11 @@ demo: $(STAMP)
 SEEDS ?= 20000
 sim: $(STAMP)
 	$(BIN)/python -m tests.consensus.run_sim --seeds $(SEEDS) --n 4,7,10,12 --mutants
+
+MINUTES ?= 30
+VALIDATORS ?= 4
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos --minutes $(MINUTES) --validators $(VALIDATORS)
 
 BENCH_ARGS ?=
 bench: $(STAMP)
@@ -49,6 +60,9 @@ bench-contracts: $(STAMP)
 
 bench-crypto: $(STAMP)
 	$(BIN)/python -m bench.bench_crypto $(BENCH_ARGS)
+
+bench-replay: $(STAMP)
+	$(BIN)/python -m bench.bench_replay $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis .ruff_cache *.egg-info
