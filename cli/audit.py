@@ -133,7 +133,8 @@ def _replay_human(r: dict[str, Any]) -> str:
         f"chain {r['chain_id']} (genesis {r['genesis_hash'][:16]}…), store {r['data_dir']}",
         f"replayed heights {r['resumed_from'] + 1}..{r['head']}: {r['blocks']} blocks, "
         f"{r['txs']} txs ({r['rejected_txs']} rejected, kept as evidence) "
-        f"in {r['seconds']} s ({r['tx_per_s']} tx/s)",
+        f"in {r['seconds']} s ({r['tx_per_s']} tx/s; re-execution {r['execute_s']} s, "
+        f"waiting for signature workers {r['signature_wait_s']} s)",
     ]
     if r["validator_set_changes"]:
         lines.append(f"validator set changed for heights {r['validator_set_changes']}")

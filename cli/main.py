@@ -347,11 +347,13 @@ def demo(root: Path, validators: int, trainees: int, suite: str, as_json: bool) 
 
 
 def _register_subcommands() -> None:
+    from cli.audit import audit
     from cli.querycmd import query
     from cli.txcmd import tx
 
     main.add_command(tx)
     main.add_command(query)
+    main.add_command(audit)
 
 
 _register_subcommands()

@@ -43,7 +43,7 @@ def export_chain(
         end = min(head, start + PER_FILE - 1)
         pairs = source.fetch(start, end)
         chain_id = pairs[0][0].header.chain_id
-        rows = [[block.encode(), None if cert is None else cert.encode()] for block, cert in pairs]
+        rows = [[raw, None if cert is None else cert.encode()] for _, cert, raw in pairs]
         raw = msgpack.packb(rows, use_bin_type=True)
         name = f"blocks-{start:08d}-{end:08d}.msgpack"
         (out / name).write_bytes(raw)

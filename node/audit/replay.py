@@ -35,17 +35,40 @@ from chain.errors import CertificateError
 from chain.genesis import Genesis
 from chain.types import Block, CommitCertificate, ReceiptStatus, header_hash
 from chain.validators import ValidatorSet, certificate_signers, verify_certificate
-from node.audit.errors import Mismatch
+from node.audit.errors import Mismatch, SourceError
 from node.audit.sigpool import PreverifiedCache, SignaturePool
-from node.audit.source import Pair, Source
-from node.executor import BlockRejected, Executor
+from node.audit.source import Fetched, Source
+from node.executor import BlockRejected, Execution, Executor
 from storage.store import Store
 
-__all__ = ["ReplayReport", "replay", "signer_names"]
+__all__ = ["AuditExecutor", "ReplayReport", "apply_block", "replay", "signer_names"]
 
 WINDOW_TXS = 4_000
 """Roughly how many txs the pool verifies ahead of execution."""
 WINDOW_BLOCKS = 500
+FETCH_STEP = 4
+
+
+class AuditExecutor(Executor):
+    """The node's executor, remembering the head block's time across commits.
+
+    ``Executor.parent_time`` re-reads and strictly decodes the whole head block
+    for every block verified; replay commits every block itself, so it knows
+    that time already. Nothing else differs.
+    """
+
+    _head_time: tuple[int, int] | None = None
+
+    def parent_time(self) -> int:
+        head = self.head.height
+        if self._head_time is None or self._head_time[0] != head:
+            self._head_time = (head, super().parent_time())
+        return self._head_time[1]
+
+    def commit(self, block: Block, certificate: CommitCertificate) -> Execution:
+        execution = super().commit(block, certificate)
+        self._head_time = (block.header.height, block.header.time)
+        return execution
 
 
 @dataclass
@@ -64,6 +87,10 @@ class ReplayReport:
     state_root: str = ""
     head_hash: str = ""
     seconds: float = 0.0
+    execute_s: float = 0.0
+    """Time the main process spent checking and re-executing blocks."""
+    signature_wait_s: float = 0.0
+    """Time it waited for the signature pool (near zero: execution is the bound)."""
     mismatch: Mismatch | None = None
 
     @property
@@ -76,7 +103,9 @@ class ReplayReport:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(ok=self.ok, tx_per_s=round(self.tx_per_s, 1), seconds=round(self.seconds, 3))
+        data.update(ok=self.ok, tx_per_s=round(self.tx_per_s, 1), seconds=round(self.seconds, 3),
+                    execute_s=round(self.execute_s, 3),
+                    signature_wait_s=round(self.signature_wait_s, 3))
         data["mismatch"] = None if self.mismatch is None else self.mismatch.to_json()
         return data
 
@@ -97,7 +126,7 @@ def replay(
     """
     store = Store.open(data_dir, genesis.suite, genesis.chain_id, genesis_hash)
     try:
-        executor = Executor(store, genesis, genesis_hash)
+        executor = AuditExecutor(store, genesis, genesis_hash)
         executor.signatures = PreverifiedCache(executor.suite)
         report = ReplayReport(
             genesis.chain_id, genesis_hash.hex(), str(data_dir), executor.head.height
@@ -107,8 +136,13 @@ def replay(
         on_start(first, last)
         with SignaturePool(executor.suite, workers) as pool:
             for pairs, pending in _windows(source, pool, first, last):
+                waited = time.perf_counter()
                 executor.signatures.seed(pending.result())
-                if not _apply_window(executor, pairs, report, on_block):
+                applied = time.perf_counter()
+                report.signature_wait_s += applied - waited
+                ok = _apply_window(executor, pairs, report, on_block)
+                report.execute_s += time.perf_counter() - applied
+                if not ok:
                     break
         report.seconds = time.perf_counter() - started
         head = executor.head
@@ -120,48 +154,48 @@ def replay(
 
 
 def _windows(source: Source, pool: SignaturePool, first: int, last: int) -> Iterator[Any]:
-    """Yield (pairs, pending verdicts) per window, submitting the next before yielding."""
+    """Yield (blocks, pending verdicts) per window, submitting the next before yielding."""
     ahead = None
     height = first
     while height <= last or ahead is not None:
-        current = ahead
-        ahead = None
+        current, ahead = ahead, None
         if height <= last:
-            end = min(last, height + WINDOW_BLOCKS - 1)
-            pairs = _trim(source.fetch(height, end))
-            ahead = (pairs, pool.submit([block for block, _ in pairs]))
+            pairs = _fetch_window(source, height, last)
+            ahead = (pairs, pool.submit([(f.block, f.raw) for f in pairs]))
             height += len(pairs)
-        if current is None:
-            continue
-        yield current
-    if ahead is not None:
-        yield ahead
+        if current is not None:
+            yield current
 
 
-def _trim(pairs: list[Pair]) -> list[Pair]:
-    """Cut a fetched range to about ``WINDOW_TXS`` txs (big blocks: smaller windows)."""
-    total = 0
-    for i, (block, _) in enumerate(pairs):
-        total += len(block.txs)
-        if total >= WINDOW_TXS:
-            return pairs[: i + 1]
+def _fetch_window(source: Source, start: int, last: int) -> list[Fetched]:
+    """Blocks from ``start`` until about ``WINDOW_TXS`` txs (fetched in small steps, so
+    a window of big blocks never decodes blocks it will not use)."""
+    pairs: list[Fetched] = []
+    txs = 0
+    while start <= last and txs < WINDOW_TXS and len(pairs) < WINDOW_BLOCKS:
+        step = source.fetch(start, min(last, start + FETCH_STEP - 1))
+        if not step:
+            raise SourceError(f"the source has no block {start} although its head is {last}")
+        pairs += step
+        txs += sum(len(f.block.txs) for f in step)
+        start += len(step)
     return pairs
 
 
 def _apply_window(
-    executor: Executor, pairs: list[Pair], report: ReplayReport, on_block: Callable[[int], None]
+    executor: Executor, pairs: list[Fetched], report: ReplayReport,
+    on_block: Callable[[int], None],
 ) -> bool:
     """Apply blocks in order; on the first failure record it and return False."""
-    for block, cert in pairs:
+    for block, cert, _ in pairs:
         before = executor.validator_set()
-        mismatch = apply_block(executor, block, cert)
-        if mismatch is not None:
-            report.mismatch = mismatch
+        outcome = apply_block(executor, block, cert)
+        if isinstance(outcome, Mismatch):
+            report.mismatch = outcome
             return False
         report.blocks += 1
         report.txs += len(block.txs)
-        receipts = executor.store.receipts(block.header.height) or []
-        report.rejected_txs += sum(r.status == ReceiptStatus.REJECTED for r in receipts)
+        report.rejected_txs += sum(r.status == ReceiptStatus.REJECTED for r in outcome.receipts)
         if executor.validator_set() != before:
             report.validator_set_changes.append(block.header.height + 1)
         on_block(len(block.txs))
@@ -170,8 +204,8 @@ def _apply_window(
 
 def apply_block(
     executor: Executor, block: Block, cert: CommitCertificate | None
-) -> Mismatch | None:
-    """Check and commit one block on the executor's head; the failure, if any."""
+) -> Mismatch | Execution:
+    """Check and commit one block on the executor's head: its execution, or the failure."""
     header = block.header
     expected = executor.head.height + 1
     digest = header_hash(executor.suite, header)
@@ -194,10 +228,9 @@ def apply_block(
     except CertificateError as exc:
         return fail("certificate", exc.message)
     try:
-        executor.commit(block, cert)
+        return executor.commit(block, cert)
     except BlockRejected as exc:
         return fail(_classify(exc.message), exc.message)
-    return None
 
 
 _CATEGORIES = (

@@ -42,6 +42,7 @@ NIGHT_END_S = 5 * 3600
 DAY_S = 86_400
 EVIDENCE_CAP = 20
 NONE = "(none)"
+_SESSION_EVENTS = ("learning.session_credited", "learning.session_rejected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,24 +167,19 @@ class ReportBuilder:
     def _on_learning_record_sessions(
         self, body: Any, receipt: Receipt, sender: str, digest: str, height: int
     ) -> None:
-        by_id = {s.session_id: s for s in body.sessions}
-        for event in receipt.events:
-            session = by_id.get(event.data[0])
-            if session is None:
-                continue
+        outcomes = [e for e in receipt.events if e.kind in _SESSION_EVENTS]
+        for session, event in zip(body.sessions, outcomes, strict=False):  # one event each
             failed = sum(1 for c in session.captures if not c.passed)
             tallies = list(self._tallies(session.class_id, sender))
             if event.kind == "learning.session_rejected":
                 for tally in tallies:
                     tally.rejected[event.data[1]] += 1
                 credited, credits = 0, ""
-            elif event.kind == "learning.session_credited":
+            else:
                 credits, credited = event.data[1], event.data[2]
                 for tally in tallies:
                     tally.sessions_credited += 1
                     tally.online_seconds += credited
-            else:
-                continue
             self.sessions.append(SessionSeen(
                 session.trainee, session.class_id, session.start, session.end, credited,
                 credits, failed, digest, height))
@@ -327,6 +323,8 @@ def build_report(
             break
         builder.add_block(block, receipts)
     report = builder.result(_required_theory(store, builder.classes))
+    for row in report["tables"]["city"]:
+        row["name"] = str(genesis.cities.get(row["city"], ""))
     report.update(chain_id=genesis.chain_id, height=builder.blocks,
                   thresholds=vars_of(builder.thresholds))
     return report

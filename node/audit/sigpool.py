@@ -17,9 +17,11 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import Executor as PoolExecutor
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 from chain.crypto import CryptoSuite, get_suite
+from chain.errors import DecodeError
 from chain.types import Block, Tx, tx_hash, verify_tx_signature
 from node.mempool import SignatureCache
 
@@ -93,19 +95,22 @@ class SignaturePool:
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def submit(self, blocks: Sequence[Block]) -> _PendingWindow:
-        """Start verifying every tx of ``blocks``; ``result()`` gives the good ones."""
-        total = sum(len(b.txs) for b in blocks)
+    def submit(self, blocks: Sequence[tuple[Block, bytes]]) -> _PendingWindow:
+        """Start verifying every tx of ``(block, its encoding)``; ``result()`` gives the good."""
+        total = sum(len(b.txs) for b, _ in blocks)
         share = max(64, -(-total // (self.workers * 2)))
         futures, chunk, count = [], [], 0
-        for block in blocks:
-            chunk.append(block.encode())
-            count += len(block.txs)
-            if count >= share:
+        try:
+            for block, raw in blocks:
+                chunk.append(raw)
+                count += len(block.txs)
+                if count >= share:
+                    futures.append(self._pool.submit(_verify_blocks, chunk))
+                    chunk, count = [], 0
+            if chunk:
                 futures.append(self._pool.submit(_verify_blocks, chunk))
-                chunk, count = [], 0
-        if chunk:
-            futures.append(self._pool.submit(_verify_blocks, chunk))
+        except BrokenProcessPool:
+            return _PendingWindow([])  # the executor verifies everything itself
         return _PendingWindow(futures)
 
 
@@ -116,4 +121,12 @@ class _PendingWindow:
         self._futures = futures
 
     def result(self) -> WindowVerdicts:
-        return [pair for future in self._futures for pair in future.result()]
+        """The good (hash, signature) pairs; a lost worker only costs speed: whatever is not
+        seeded here the executor verifies itself."""
+        good: WindowVerdicts = []
+        for future in self._futures:
+            try:
+                good.extend(future.result())
+            except (BrokenProcessPool, DecodeError):
+                continue
+        return good
