@@ -1,0 +1,80 @@
+"""PBFT agreement as a sans-I/O state machine: events in, actions out.
+
+The runtime (``node/``, or the simulator in ``tests/consensus``) builds a
+``Replica``, calls ``start(now_ms)``, feeds it events (``on_message``,
+``on_tick``, ``on_proposal_ready``, ``on_block_verified``, ``on_committed``,
+``on_request_stuck``) and performs each returned action list in order,
+syncing every ``Persist`` before any later ``Send``/``Broadcast`` of the
+same list. Imports ``chain`` only.
+"""
+
+from consensus.actions import (
+    Action,
+    Broadcast,
+    BuildProposal,
+    Commit,
+    Config,
+    HeightDone,
+    JournalRecord,
+    Persist,
+    Prepared,
+    ReportEvidence,
+    RequestCatchUp,
+    Send,
+    SetTimer,
+    Tip,
+    VerifyBlock,
+    decode_journal,
+    encode_journal,
+)
+from consensus.messages import (
+    CatchUpRequest,
+    CatchUpResponse,
+    CertifiedBlock,
+    Message,
+    NewView,
+    PreparedCertificate,
+    PrePrepare,
+    ViewChange,
+    decode_message,
+    encode_message,
+    sign_message,
+    verify_message,
+)
+from consensus.replica import BlockSource, Replica, Step, ValidatorProvider
+
+__all__ = [
+    "Action",
+    "BlockSource",
+    "Broadcast",
+    "BuildProposal",
+    "CatchUpRequest",
+    "CatchUpResponse",
+    "CertifiedBlock",
+    "Commit",
+    "Config",
+    "HeightDone",
+    "JournalRecord",
+    "Message",
+    "NewView",
+    "Persist",
+    "PrePrepare",
+    "Prepared",
+    "PreparedCertificate",
+    "Replica",
+    "ReportEvidence",
+    "RequestCatchUp",
+    "Send",
+    "SetTimer",
+    "Step",
+    "Tip",
+    "ValidatorProvider",
+    "VerifyBlock",
+    "ViewChange",
+    "decode_journal",
+    "decode_message",
+    "encode_journal",
+    "encode_message",
+    "sign_message",
+    "verify_message",
+]

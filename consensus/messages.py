@@ -1,0 +1,226 @@
+"""Consensus wire messages: frozen records, signed per type, in one tagged union.
+
+Every message is signed by its sender under its own domain tag and the chain
+id (``CryptoSuite.sign``), so a PRE-PREPARE can never pose as a VIEW-CHANGE and
+a devnet message is worthless on the provincial chain. PREPARE and COMMIT are
+``chain.types.Vote``: their signatures are exactly what a ``CommitCertificate``
+carries, so a certificate is assembled from votes without re-signing.
+
+On the wire a message is ``[kind, body]``; ``decode_message`` is strict and
+raises only ``DecodeError`` (the peer's fault), for any bytes whatsoever.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Final
+
+from chain.codec import decode, encode
+from chain.crypto import CryptoSuite, Signer
+from chain.errors import DecodeError
+from chain.records import Record, record
+from chain.types import Block, CommitCertificate, Vote, sign_vote, verify_vote
+
+__all__ = [
+    "MAX_BATCH_BLOCKS",
+    "MAX_LIST_ITEMS",
+    "MAX_MESSAGE_BYTES",
+    "TAG_CATCH_UP_REQUEST",
+    "TAG_CATCH_UP_RESPONSE",
+    "TAG_NEW_VIEW",
+    "TAG_PREPREPARE",
+    "TAG_VIEW_CHANGE",
+    "CatchUpRequest",
+    "CatchUpResponse",
+    "CertifiedBlock",
+    "Message",
+    "NewView",
+    "PrePrepare",
+    "PreparedCertificate",
+    "ViewChange",
+    "Vote",
+    "decode_message",
+    "encode_message",
+    "message_sender",
+    "sign_message",
+    "sign_vote",
+    "signed_payload",
+    "verify_message",
+]
+
+TAG_PREPREPARE: Final = b"skillchain/consensus/preprepare/v1"
+TAG_VIEW_CHANGE: Final = b"skillchain/consensus/view-change/v1"
+TAG_NEW_VIEW: Final = b"skillchain/consensus/new-view/v1"
+TAG_CATCH_UP_REQUEST: Final = b"skillchain/consensus/catch-up-request/v1"
+TAG_CATCH_UP_RESPONSE: Final = b"skillchain/consensus/catch-up-response/v1"
+
+MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
+"""A NEW-VIEW may carry up to n blocks (prepared certificates) plus its own."""
+
+MAX_LIST_ITEMS: Final = 1024
+"""No quorum list (votes, view changes) is longer than the largest validator set."""
+
+MAX_BATCH_BLOCKS: Final = 64
+"""Blocks per catch-up response: bounds the work one message can cause."""
+
+
+def _require(cond: bool, message: str) -> None:
+    """Refuse a decoded record: a broken invariant is the peer's fault."""
+    if not cond:
+        raise DecodeError(message)
+
+
+@record
+class PrePrepare(Record):
+    """The primary's proposal of ``block`` for (height, view).
+
+    ``view`` may differ from ``block.header.view``: a block prepared in an
+    earlier view is re-proposed unchanged (same hash) by a NEW-VIEW.
+    """
+
+    height: int
+    view: int
+    block: Block
+    sender: bytes
+    signature: bytes
+
+    def _check(self) -> None:
+        _require(self.block.header.height == self.height, "pre-prepare: block of another height")
+
+
+@record
+class PreparedCertificate(Record):
+    """Proof that ``block`` was prepared in ``view``: a quorum of PREPARE votes."""
+
+    view: int
+    block: Block
+    prepares: tuple[Vote, ...]
+
+    def _check(self) -> None:
+        _require(len(self.prepares) <= MAX_LIST_ITEMS, "prepared certificate: too many votes")
+
+
+@record
+class ViewChange(Record):
+    """A replica's move to ``view`` at ``height``, with its highest prepared block."""
+
+    height: int
+    view: int
+    last_committed: int
+    prepared: PreparedCertificate | None
+    sender: bytes
+    signature: bytes
+
+
+@record
+class NewView(Record):
+    """The new primary's proof (a quorum of VIEW-CHANGEs) and its proposal for ``view``."""
+
+    height: int
+    view: int
+    view_changes: tuple[ViewChange, ...]
+    pre_prepare: PrePrepare
+    sender: bytes
+    signature: bytes
+
+    def _check(self) -> None:
+        _require(len(self.view_changes) <= MAX_LIST_ITEMS, "new-view: too many view changes")
+
+
+@record
+class CertifiedBlock(Record):
+    """A decided block and the quorum certificate that makes it final."""
+
+    block: Block
+    certificate: CommitCertificate
+
+
+@record
+class CatchUpRequest(Record):
+    """Ask a peer for decided blocks from ``from_height`` on."""
+
+    from_height: int
+    sender: bytes
+    signature: bytes
+
+
+@record
+class CatchUpResponse(Record):
+    """Decided blocks in height order; each is checked against its certificate."""
+
+    blocks: tuple[CertifiedBlock, ...]
+    sender: bytes
+    signature: bytes
+
+    def _check(self) -> None:
+        _require(len(self.blocks) <= MAX_BATCH_BLOCKS, "catch-up response: too many blocks")
+
+
+Message = PrePrepare | Vote | ViewChange | NewView | CatchUpRequest | CatchUpResponse
+
+_KINDS: Final[dict[int, type[Record]]] = {
+    1: PrePrepare,
+    2: Vote,
+    3: ViewChange,
+    4: NewView,
+    5: CatchUpRequest,
+    6: CatchUpResponse,
+}
+_KIND_OF: Final = {cls: kind for kind, cls in _KINDS.items()}
+_TAGS: Final[dict[type[Record], bytes]] = {
+    PrePrepare: TAG_PREPREPARE,
+    ViewChange: TAG_VIEW_CHANGE,
+    NewView: TAG_NEW_VIEW,
+    CatchUpRequest: TAG_CATCH_UP_REQUEST,
+    CatchUpResponse: TAG_CATCH_UP_RESPONSE,
+}
+
+
+def encode_message(msg: Message) -> bytes:
+    """The wire bytes of a message: ``[kind, body]``."""
+    return encode([_KIND_OF[type(msg)], msg.to_wire()])
+
+
+def decode_message(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
+    """Strictly decode one message; any flaw raises ``DecodeError`` and nothing else."""
+    if len(data) > max_bytes:
+        raise DecodeError(f"consensus message of {len(data)} bytes exceeds {max_bytes}")
+    value = decode(data, max_bytes)
+    if type(value) is not list or len(value) != 2 or type(value[0]) is not int:
+        raise DecodeError("consensus message: expected [kind, body]")
+    cls = _KINDS.get(value[0])
+    if cls is None:
+        raise DecodeError(f"consensus message: unknown kind {value[0]}")
+    return cls.from_wire(value[1])  # type: ignore[return-value]
+
+
+def signed_payload(msg: Message) -> bytes:
+    """What a (non-vote) message's signature covers: every field but the signature."""
+    return encode(msg.to_wire()[:-1])
+
+
+def sign_message(signer: Signer, chain_id: str, msg: Message) -> Message:
+    """``msg`` with ``sender`` set to the signer and a fresh signature.
+
+    Votes are signed with ``chain.types.sign_vote`` instead, since certificates
+    reuse their signatures.
+    """
+    if isinstance(msg, Vote):
+        raise TypeError("sign votes with sign_vote")
+    unsigned = dataclasses.replace(msg, sender=signer.public_key, signature=b"")
+    signature = signer.sign(_TAGS[type(msg)], chain_id, signed_payload(unsigned))
+    return dataclasses.replace(unsigned, signature=signature)
+
+
+def verify_message(suite: CryptoSuite, chain_id: str, msg: Message) -> bool:
+    """True when ``msg`` is signed by its sender (voter) for this chain and its type."""
+    if isinstance(msg, Vote):
+        return verify_vote(suite, chain_id, msg)
+    payload = signed_payload(dataclasses.replace(msg, signature=b""))
+    return suite.verify(msg.sender, _TAGS[type(msg)], chain_id, payload, msg.signature)
+
+
+def message_sender(msg: Message) -> bytes:
+    """The key that signed ``msg``."""
+    return msg.voter if isinstance(msg, Vote) else msg.sender
+
