@@ -16,6 +16,7 @@ from chain.types import header_hash
 from consensus.actions import Action, Config, RequestCatchUp, Send, Tip
 from consensus.catchup import is_valid_certified_block
 from consensus.messages import (
+    MAX_MESSAGE_BYTES,
     CatchUpRequest,
     CatchUpResponse,
     CertifiedBlock,
@@ -24,6 +25,9 @@ from consensus.messages import (
     sign_message,
     verify_message,
 )
+
+CATCH_UP_BYTES = MAX_MESSAGE_BYTES // 2
+"""Blocks per catch-up response stop here (at least one is always sent)."""
 
 if TYPE_CHECKING:
     from chain.crypto import CryptoSuite, Signer
@@ -161,10 +165,14 @@ class ServiceMixin:
             return []
         end = min(self.height, from_height + self.config.catch_up_batch)
         items: list[CertifiedBlock] = []
+        size = 0
         for height in range(max(from_height, 1), end):
             item = self._blocks(height)
             if item is None:
                 break
+            size += len(item.block.encode())
+            if items and size > CATCH_UP_BYTES:
+                break  # the receiver refuses messages over MAX_MESSAGE_BYTES
             items.append(item)
         if not items:
             return []

@@ -47,6 +47,9 @@ class NodeConfig(BaseModel):
     peers: tuple[PeerAddress, ...] = ()
     block_interval_ms: Annotated[int, Field(ge=0, le=60_000)] = 200
     max_block_txs: Annotated[int, Field(ge=1, le=100_000)] = 2_000
+    max_block_bytes: Annotated[int, Field(ge=64 * 1024, le=4 * 1024 * 1024)] = 1024 * 1024
+    """A NEW-VIEW carries up to 2f+1 prepared blocks and must stay under the
+    16 MiB message limit for 12 validators: 1 MiB blocks keep it there."""
     rpc_rate_per_s: Annotated[int, Field(ge=1)] = 5_000
     mempool_max_txs: Annotated[int, Field(ge=100)] = 100_000
 

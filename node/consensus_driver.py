@@ -65,7 +65,7 @@ TICK_S = 0.01
 IDLE_BLOCK_MS = 1_000
 WAL_PRUNE_EVERY = 200
 WAL_PRUNE_BYTES = 64 * 1024 * 1024
-CONSENSUS_CONFIG = Config(base_timeout_ms=3_000, max_timeout_ms=30_000)
+CONSENSUS_CONFIG = Config(base_timeout_ms=3_000, max_timeout_ms=30_000, catch_up_batch=64)
 
 
 def _fail_stop(what: str) -> NoReturn:
@@ -320,7 +320,7 @@ class ConsensusDriver:
             waited_ms += step_ms
         if node.store.head.height + 1 != action.height:
             return  # the height moved on (catch-up) while we waited
-        batch = node.mempool.take(node.config.max_block_txs, 8 * 1024 * 1024)
+        batch = node.mempool.take(node.config.max_block_txs, node.config.max_block_bytes)
         execution = node.executor.propose(
             action.view, int(time.time()), node.signer.public_key, batch
         )

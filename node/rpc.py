@@ -214,7 +214,7 @@ async def _raw_txs(request: web.Request, batch: bool) -> list[bytes]:
         return value
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError("malformed_json", "body is not valid JSON") from None
     field = "txs" if batch else "tx"
     if not isinstance(document, dict) or set(document) != {field}:

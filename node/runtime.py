@@ -79,6 +79,7 @@ class Node:
             lambda digest: self.store.tx_location(digest) is not None,
             MempoolLimits(
                 max_txs=self.config.mempool_max_txs,
+                max_tx_bytes=self.config.max_block_bytes - 64 * 1024,  # must fit a block
                 expiry_window=self.genesis.params.tx_window_heights,
             ),
         )
@@ -114,6 +115,10 @@ class Node:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+        for waiters in self._waiters.values():  # answer ?wait=commit callers now
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(TimeoutError())
         await self.consensus.stop()
         if self._runner is not None:
             await self._runner.cleanup()
