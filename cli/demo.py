@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from cli.devnet import devnet_down, devnet_up
-from cli.netgen import new_network
+from cli.netgen import free_base_port, new_network
 from cli.workload import Workload
 from node.client import Client
 
@@ -76,7 +76,8 @@ def run_demo(root: Path, validators: int, trainees: int, suite: str) -> dict[str
     if root.exists():
         shutil.rmtree(root)
     click.echo(f"creating a {validators}-validator network in {root} ({suite}) ...")
-    network = new_network(root, validators, suite_name=suite, base_port=27650)
+    base_port = free_base_port(validators)  # never collide with another network here
+    network = new_network(root, validators, suite_name=suite, base_port=base_port)
     click.echo("starting validators (one OS process each) ...")
     devnet_up(root)
     click.echo(f"running the workload: {trainees} trainees, 3 platforms, 6 classes ...")

@@ -11,6 +11,7 @@ with ``dev_keys``, derived from public labels exactly like the repository's
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from cli.jiangxi import CITIES, dev_signer, jiangxi_genesis
 from node.config import NodeConfig, PeerAddress, write_config
 from node.keys import write_key
 
-__all__ = ["Network", "new_network"]
+__all__ = ["Network", "free_base_port", "new_network"]
 
 
 @dataclass(frozen=True)
@@ -89,3 +90,21 @@ def new_network(
         homes.append(home)
     urls = [f"http://127.0.0.1:{p2p[c] + 1}" for c in codes]
     return Network(root, homes, genesis_path, urls)
+
+
+def free_base_port(count: int) -> int:
+    """A base port with ``2 * count`` free ports above it (best effort)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + 2 * count >= 65000:
+            continue
+        try:
+            for port in range(base, base + 2 * count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free port range")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -12,27 +11,9 @@ from pathlib import Path
 
 from chain.genesis import load_genesis
 from cli.devnet import node_status, rpc_url, start_node, wait_ready
-from cli.netgen import new_network
+from cli.netgen import free_base_port, new_network
 from node.client import TxBuilder
 from node.keys import load_key
-
-
-def free_base_port(count: int) -> int:
-    """A base port with ``2 * count`` free ports above it (best effort)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + 2 * count >= 65000:
-            continue
-        try:
-            for port in range(base, base + 2 * count):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free port range")
 
 
 @dataclass
