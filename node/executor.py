@@ -76,6 +76,7 @@ class Executor:
             self._write_genesis(genesis_hash)
         self._valset_height = -1
         self._valset: ValidatorSet | None = None
+        self._head_time: tuple[int, int] | None = None
 
     def _write_genesis(self, genesis_hash: bytes) -> None:
         overlay = contracts.Overlay(self.store.state)
@@ -100,13 +101,21 @@ class Executor:
         return self._valset
 
     def parent_time(self) -> int:
-        """Time of the head block (genesis time at height 0)."""
+        """Time of the head block (genesis time at height 0).
+
+        Remembered per head height: reading it from the store means decoding the
+        whole head block, and every proposal and verification asks for it.
+        """
         head = self.head
-        if head.height == 0:
-            return self.genesis.genesis_time
-        block = self.store.block(head.height)
-        assert block is not None
-        return block.header.time
+        if self._head_time is None or self._head_time[0] != head.height:
+            if head.height == 0:
+                time_s = self.genesis.genesis_time
+            else:
+                block = self.store.block(head.height)
+                assert block is not None
+                time_s = block.header.time
+            self._head_time = (head.height, time_s)
+        return self._head_time[1]
 
     # -- propose ---------------------------------------------------------------
 
@@ -223,5 +232,6 @@ class Executor:
             execution.changes,
         )
         crashpoints.hit("after_block_write")
+        self._head_time = (block.header.height, block.header.time)
         self._verified.clear()
         return execution

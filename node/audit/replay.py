@@ -41,34 +41,12 @@ from node.audit.source import Fetched, Source
 from node.executor import BlockRejected, Execution, Executor
 from storage.store import Store
 
-__all__ = ["AuditExecutor", "ReplayReport", "apply_block", "replay", "signer_names"]
+__all__ = ["ReplayReport", "apply_block", "replay", "signer_names"]
 
 WINDOW_TXS = 4_000
 """Roughly how many txs the pool verifies ahead of execution."""
 WINDOW_BLOCKS = 500
 FETCH_STEP = 4
-
-
-class AuditExecutor(Executor):
-    """The node's executor, remembering the head block's time across commits.
-
-    ``Executor.parent_time`` re-reads and strictly decodes the whole head block
-    for every block verified; replay commits every block itself, so it knows
-    that time already. Nothing else differs.
-    """
-
-    _head_time: tuple[int, int] | None = None
-
-    def parent_time(self) -> int:
-        head = self.head.height
-        if self._head_time is None or self._head_time[0] != head:
-            self._head_time = (head, super().parent_time())
-        return self._head_time[1]
-
-    def commit(self, block: Block, certificate: CommitCertificate) -> Execution:
-        execution = super().commit(block, certificate)
-        self._head_time = (block.header.height, block.header.time)
-        return execution
 
 
 @dataclass
@@ -126,7 +104,7 @@ def replay(
     """
     store = Store.open(data_dir, genesis.suite, genesis.chain_id, genesis_hash)
     try:
-        executor = AuditExecutor(store, genesis, genesis_hash)
+        executor = Executor(store, genesis, genesis_hash)
         executor.signatures = PreverifiedCache(executor.suite)
         report = ReplayReport(
             genesis.chain_id, genesis_hash.hex(), str(data_dir), executor.head.height

@@ -15,7 +15,7 @@ def test_exported_names():
         "CREDENTIAL_FORMAT", "CredentialError", "CredentialFacts", "FIELDS", "compute_next_set",
         "verify_credential"]
     assert sorted(node.audit.replay.__all__) == [
-        "AuditExecutor", "ReplayReport", "apply_block", "replay", "signer_names"]
+        "ReplayReport", "apply_block", "replay", "signer_names"]
     assert sorted(node.audit.source.__all__) == [
         "DirSource", "EXPORT_FORMAT", "Fetched", "RemoteSource", "Source", "open_source"]
 
