@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import tempfile
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -23,6 +24,7 @@ from chain.codec import decode, encode
 from chain.crypto import TAG_STATE_LEAF, TAG_STATE_NODE, TAG_STATE_VALUE, get_suite
 from chain.errors import CorruptStoreError, DecodeError, InputError, ProofError, StorageError
 from chain.state_proof import PLACEHOLDER, StateProof, verify_state_proof
+from storage import state_tree
 from storage.state_tree import StateTree, TreeUpdate
 
 SUITE = get_suite("ed25519-sha256")
@@ -207,6 +209,35 @@ def test_many_keys_with_random_updates_and_deletes() -> None:
         check_inclusion_and_exclusion(tree, 6, sample, absent)
 
 
+@pytest.mark.parametrize("hashes_from_depth", [0, 1, 64])
+def test_records_with_and_without_binary_hashes_read_back(
+    hashes_from_depth: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state_tree, "_HASHES_FROM_DEPTH", hashes_from_depth)
+    rng = random.Random(5)
+    keys = [b"h%d" % i for i in range(1500)]
+    model: dict[bytes, bytes] = {}
+    with fresh_db() as db:
+        tree = StateTree(db, SUITE)
+        for version in range(3):
+            changes: dict[bytes, bytes | None] = {
+                key: None if rng.random() < 0.2 else b"%d" % version
+                for key in rng.sample(keys, 700)
+            }
+            apply(db, tree, version, changes)
+            for key, value in changes.items():
+                if value is None:
+                    model.pop(key, None)
+                else:
+                    model[key] = value
+        cold = StateTree(db, SUITE, cache_nodes=50)  # every node read back, most more than once
+        assert cold.compute(3, 4, {keys[0]: b"new"}).root == reference_root(
+            {**model, keys[0]: b"new"}
+        )
+        sample = dict(rng.sample(sorted(model.items()), 100))
+        check_inclusion_and_exclusion(cold, 3, sample, [b"absent-1", b"absent-2"])
+
+
 def keys_sharing_a_prefix(prefix_bytes: int) -> tuple[bytes, bytes]:
     """Two keys whose hashes share the first ``prefix_bytes`` bytes (birthday search)."""
     seen: dict[bytes, bytes] = {}
@@ -228,6 +259,8 @@ def test_deep_chain_splits_and_recollapses() -> None:
         apply(db, tree, 1, {b: b"B"})
         assert tree.root(2) == reference_root({a: b"A", b: b"B", b"x": b"X"})
         check_inclusion_and_exclusion(tree, 2, {a: b"A", b: b"B"}, [b"y"])
+        cold = StateTree(db, SUITE)  # the deep nodes' records carry their binary hashes
+        check_inclusion_and_exclusion(cold, 2, {a: b"A", b: b"B", b"x": b"X"}, [b"y"])
         assert tree.prove(a, 2).depth > 24
         apply(db, tree, 2, {b: None})
         assert tree.root(3) == tree.root(1) == reference_root({a: b"A", b"x": b"X"})
@@ -278,6 +311,24 @@ def test_speculative_computes_on_one_base_do_not_interfere() -> None:
         check_inclusion_and_exclusion(tree, 2, {b"a": b"1", b"d": b"4"}, [b"b", b"c"])
 
 
+def test_superseded_nodes_dropped_from_the_cache_are_read_back() -> None:
+    """``write`` drops the base nodes an update replaces; the base stays usable."""
+    rng = random.Random(11)
+    keys = [b"c%d" % i for i in range(2000)]
+    model = {key: b"0" for key in keys}
+    with fresh_db() as db:
+        tree = StateTree(db, SUITE)
+        apply(db, tree, 0, model)
+        left_changes = {key: b"L" for key in rng.sample(keys, 300)}
+        left = tree.compute(1, 2, left_changes)
+        right = tree.compute(1, 2, {key: b"R" for key in rng.sample(keys, 300)})
+        commit(db, tree, right)
+        assert tree.compute(1, 2, left_changes) == left  # base nodes read back from LevelDB
+        assert left.root == reference_root({**model, **left_changes})
+        check_inclusion_and_exclusion(tree, 1, dict(list(model.items())[:50]), [b"absent"])
+        assert StateTree(db, SUITE).root(2) == tree.root(2) == right.root
+
+
 def test_empty_batches_and_genesis_at_version_zero() -> None:
     with fresh_db() as db:
         tree = StateTree(db, SUITE)
@@ -308,17 +359,35 @@ def test_corrupt_and_missing_nodes_raise_corrupt_store_error() -> None:
     with fresh_db() as db:
         tree = StateTree(db, SUITE)
         apply(db, tree, 0, {b"k%d" % i: b"v" for i in range(100)})
-        nodes = list(db.iterator(prefix=b"n"))
-        internal = next(key for key, value in nodes if value[:1] == b"I")
-        leaf = next(key for key, value in nodes if value[:1] == b"L")
-        corrupt(db, leaf)
-        with pytest.raises(CorruptStoreError, match="leaf .* fails its checksum"):
+        nodes = [key for key, _ in db.iterator(prefix=b"n")]
+        root = min(nodes, key=len)  # the root node: the shortest nibble path
+        bottom = max(nodes, key=len)  # a node holding leaves inline
+        corrupt(db, bottom)
+        with pytest.raises(CorruptStoreError, match="internal node .* fails its checksum"):
             StateTree(db, SUITE).compute(1, 2, {b"k%d" % i: b"w" for i in range(100)})
-        corrupt(db, internal)
+        corrupt(db, root)
         with pytest.raises(CorruptStoreError, match="internal node .* fails its checksum"):
             StateTree(db, SUITE).prove(b"k1", 1)
-        db.delete(internal)
+        db.delete(root)
         with pytest.raises(CorruptStoreError, match="missing"):
+            StateTree(db, SUITE).compute(1, 2, {b"k%d" % i: b"w" for i in range(100)})
+
+
+def test_a_leaf_off_its_path_is_corrupt() -> None:
+    with fresh_db() as db:
+        tree = StateTree(db, SUITE)
+        apply(db, tree, 0, {b"k%d" % i: b"v" for i in range(100)})
+        key, record = next(
+            (key, value) for key, value in db.iterator(prefix=b"n") if value[3:5] != b"\x00\x00"
+        )
+        leaves = int.from_bytes(record[3:5], "big")
+        slots = int.from_bytes(record[1:3], "big")
+        offset = 5 + 40 * (slots & ((leaves & -leaves) - 1)).bit_count()
+        offset += 24 * (leaves & ((leaves & -leaves) - 1)).bit_count()
+        body = bytearray(record[:-4])
+        body[offset] ^= 0xFF  # the first inline leaf's key hash now leaves the path
+        db.put(key, bytes(body) + zlib.crc32(bytes(body)).to_bytes(4, "big"))
+        with pytest.raises(CorruptStoreError, match="off its path"):
             StateTree(db, SUITE).compute(1, 2, {b"k%d" % i: b"w" for i in range(100)})
 
 
