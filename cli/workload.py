@@ -35,7 +35,7 @@ from typing import Any
 
 from chain.crypto import CryptoSuite, Signer
 from chain.errors import SkillchainError
-from chain.genesis import Genesis, load_genesis
+from chain.genesis import load_genesis
 from chain.pseudonym import id_check_digit, trainee_pseudonym
 from chain.types import Tx, tx_hash
 from node.client import Client, ClientError, TxBuilder
@@ -555,7 +555,3 @@ class Workload:
                 ],
             ),
         ]
-
-
-def genesis_of(root: Path) -> Genesis:
-    return load_genesis(root / "genesis.json")[0]

@@ -182,9 +182,6 @@ class ConsensusDriver:
                 return
             self._perform(self.replica.on_message(sender, message))
 
-    def on_new_tx(self) -> None:
-        """A tx entered the mempool (the proposer polls the mempool; nothing to do yet)."""
-
     async def _tick_loop(self) -> None:
         # The replica reads time only from ticks, and computes every deadline
         # from the last time it saw: feed it the clock on every tick, not just

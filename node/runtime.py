@@ -145,7 +145,6 @@ class Node:
         if admission.ok:
             self._gossip.append(raw)
             self._admitted_at[admission.tx_hash] = time.monotonic()
-            self.consensus.on_new_tx()
         return admission
 
     def mempool_has(self, digest: bytes) -> bool:
@@ -158,7 +157,6 @@ class Node:
         for raw in items[:MAX_GOSSIP_BATCH]:
             if isinstance(raw, bytes):
                 self.mempool.admit_bytes(raw)
-        self.consensus.on_new_tx()
 
     async def _gossip_loop(self) -> None:
         while True:
