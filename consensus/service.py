@@ -55,6 +55,7 @@ class ServiceMixin:
     def _init_service(self) -> None:
         self._future: dict[bytes, list[Message]] = {}
         self._pending: list[CertifiedBlock] = []
+        self._pending_from: bytes | None = None
         self._last_catch_up_ms: int | None = None
         self._helped: dict[bytes, tuple[int, int]] = {}
 
@@ -94,9 +95,13 @@ class ServiceMixin:
     # --------------------------------------------------------- catch-up
 
     def _request_catch_up(
-        self, peers: tuple[bytes, ...] = (), force: bool = False
+        self, peers: tuple[bytes, ...] = (), force: bool = False, from_height: int = 0
     ) -> list[Action]:
-        """Ask peers for certified blocks from our height on (at most once per timeout)."""
+        """Ask peers for certified blocks from our height (or ``from_height``) on.
+
+        At most once per base timeout, unless ``force``: a request triggered by a
+        peer's message must not let that peer make us flood the others.
+        """
         last = self._last_catch_up_ms
         if not force and last is not None and self._now - last < self.config.base_timeout_ms:
             return []
@@ -105,9 +110,10 @@ class ServiceMixin:
         if not targets:
             return []
         self._last_catch_up_ms = self._now
-        unsigned = CatchUpRequest(self.height, b"", b"")
+        start = max(from_height, self.height)
+        unsigned = CatchUpRequest(start, b"", b"")
         request = sign_message(self.signer, self.chain_id, unsigned)
-        return [RequestCatchUp(self.height, targets, request)]  # type: ignore[arg-type]
+        return [RequestCatchUp(start, targets, request)]  # type: ignore[arg-type]
 
     def _on_catch_up_message(
         self, sender: bytes, msg: CatchUpRequest | CatchUpResponse
@@ -131,10 +137,18 @@ class ServiceMixin:
             return []
         useful.sort(key=lambda item: item.block.header.height)
         self._pending = useful
+        self._pending_from = msg.sender
         return self._try_catch_up()
 
     def _try_catch_up(self) -> list[Action]:
-        """Decide the next queued block if it extends our tip with a full certificate."""
+        """Decide the next queued block if it extends our tip with a full certificate.
+
+        When the block taken is the last one queued, the next batch is asked for at
+        once from the peer that sent this one (it had more than we have): a node far
+        behind then fetches batch after batch at the speed it can apply them, not
+        one batch per base timeout. Only valid certified blocks lead here, so a peer
+        cannot use it to make us send requests faster than the chain grows.
+        """
         while self._pending and self._pending[0].block.header.height < self.height:
             self._pending.pop(0)
         if not self._pending or self._is_decided():
@@ -144,7 +158,13 @@ class ServiceMixin:
             self._pending = []
             return []
         block_hash = header_hash(self.suite, item.block.header)
-        return self._decide(item.block, block_hash, item.certificate)
+        actions = self._decide(item.block, block_hash, item.certificate)
+        peer = self._pending_from
+        if not self._pending and peer is not None:
+            self._pending_from = None
+            actions += self._request_catch_up(peers=(peer,), force=True,
+                                              from_height=self.height + 1)
+        return actions
 
     # ------------------------------------------------------ old heights
 
