@@ -18,15 +18,26 @@ excluded; the node verifies them before execution) and prints one JSON line:
 
 When ``storage.state_tree.StateTree`` is importable, each timed block's
 changes are also computed into the authenticated tree and written to a
-temporary LevelDB in one synced batch, as the node does per block: the
+temporary LevelDB (opened with the node's options) in one synced batch, as the
+node does per block: the
 headline ``sessions_per_s`` and ``claims_per_s`` then include the tree, and
 ``*_contracts_only`` give the contracts alone (``state_tree_included`` says
 which). The tree is seeded with the whole pre-state before timing starts.
+
+Profiling: ``python -m bench.bench_contracts --profile [--state-keys 100000]``
+runs only the session blocks with the tree, each phase timed on its own
+(execute, change encoding, tree compute, tree write; medians, CPU time), then
+prints cProfile's top functions of the same blocks, all on stderr.
+``--state-keys`` pads the pre-state with filler keys so the tree has a
+realistic size (the default workload's state is only ~8,000 keys).
 """
 
 from __future__ import annotations
 
+import argparse
+import cProfile
 import json
+import pstats
 import statistics
 import sys
 import tempfile
@@ -58,6 +69,12 @@ from tests.contracts.helpers import (
 
 SESSIONS_PER_TX = 100
 TXS_PER_BLOCK = 20
+STORE_DB_OPTIONS: dict[str, Any] = {
+    "bloom_filter_bits": 10, "lru_cache_size": 64 << 20, "write_buffer_size": 32 << 20,
+}
+"""LevelDB options as ``storage.store`` opens a node's database (keep the two in step):
+with LevelDB's 4 MiB default write buffer every block would flush and compact, CPU
+this process time counts but a node does not spend."""
 
 
 def _try_state_tree() -> Any:
@@ -74,7 +91,7 @@ class TreeSink:
     def __init__(self, tree_cls: Any, directory: str) -> None:
         import plyvel
 
-        self.db = plyvel.DB(str(Path(directory) / "db"), create_if_missing=True)
+        self.db = plyvel.DB(str(Path(directory) / "db"), create_if_missing=True, **STORE_DB_OPTIONS)
         self.namespace = self.db.prefixed_db(b"s/")
         self.tree = tree_cls(self.namespace, SUITE)
         self.version = 0
@@ -162,6 +179,60 @@ def bench_sessions(
     return TXS_PER_BLOCK * SESSIONS_PER_TX / statistics.median(times)
 
 
+def profile_sessions(state_keys: int, blocks: int = 10, top: int = 25) -> None:
+    """Per-phase medians of the session blocks with the tree, then a cProfile of them."""
+    tree_cls = _try_state_tree()
+    if tree_cls is None:
+        raise SystemExit("the profile needs storage.state_tree")
+    trainees, classes = 2000, 4
+    with tempfile.TemporaryDirectory() as directory:
+        sink = TreeSink(tree_cls, directory)
+        chain = setup(trainees, classes)
+        for i in range(state_keys):
+            chain.base.data[b"filler/%d" % i] = b"x" * 60
+        sink.seed(chain.base, chain.height)
+        phases: dict[str, list[float]] = {"execute": [], "changes": [], "compute": [], "write": []}
+        profiler = cProfile.Profile()
+        for round_no in range(2 * blocks):
+            txs = make_session_txs(chain, trainees, classes, round_no, 1)
+            hashes = [(t, tx_hash(SUITE, t)) for t in txs]
+            chain.height += 1
+            chain.time += 5
+            profiling = round_no >= blocks
+            if profiling:
+                profiler.enable()
+            marks = [time.process_time()]
+            state = Overlay(chain.base)
+            execute_block(state, BlockContext(chain.height, chain.time, pub(1)), hashes)
+            marks.append(time.process_time())
+            changes = state.changes()
+            marks.append(time.process_time())
+            update = sink.tree.compute(sink.version, chain.height, changes)
+            marks.append(time.process_time())
+            with sink.namespace.write_batch(sync=True) as batch:
+                sink.tree.write(update, batch)
+            sink.version = chain.height
+            marks.append(time.process_time())
+            if profiling:
+                profiler.disable()
+            else:
+                for name, began, ended in zip(phases, marks, marks[1:]):  # noqa: B905
+                    phases[name].append(ended - began)
+            chain.base.apply(changes)
+        keys = len(chain.base.data)
+        sink.close()
+    sessions = TXS_PER_BLOCK * SESSIONS_PER_TX
+    total = sum(statistics.median(times) for times in phases.values())
+    sys.stderr.write(f"{keys} state keys, {sessions} sessions per block, medians of {blocks}:\n")
+    for name, times in phases.items():
+        median = statistics.median(times)
+        per_session_us = median / sessions * 1e6
+        sys.stderr.write(f"  {name:8} {median * 1e3:7.1f} ms  {per_session_us:6.1f} us/session\n")
+    sys.stderr.write(f"  total    {total * 1e3:7.1f} ms  {sessions / total:8.0f} sessions/s\n\n")
+    stats = pstats.Stats(profiler, stream=sys.stderr)
+    stats.sort_stats("tottime").print_stats(top)
+
+
 def bench_claims(tree: Any, claims: int = 400) -> float:
     chain = setup(claims, 1)
     day = T0 + DAY
@@ -221,6 +292,15 @@ def best_of(runs: int, bench: Any) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", action="store_true",
+                        help="phase timings and a cProfile of the session blocks (stderr)")
+    parser.add_argument("--state-keys", type=int, default=0,
+                        help="filler keys added to the pre-state (with --profile)")
+    args = parser.parse_args()
+    if args.profile:
+        profile_sessions(args.state_keys)
+        return
     tree_cls = _try_state_tree()
     sessions_only = bench_sessions(None)
     daily_only = bench_sessions(None, per_trainee=4)

@@ -15,7 +15,7 @@ from chain.types import Event
 from contracts import errors as E
 from contracts import kinds as K
 from contracts.context import Call
-from contracts.errors import require, require_found
+from contracts.errors import fail, require, require_found
 from contracts.model import (
     Actor,
     Attestation,
@@ -45,8 +45,9 @@ def get_class(state: Overlay, class_id: str) -> Class:
 
 def get_enrolment(state: Overlay, class_id: str, trainee: bytes) -> Enrolment:
     found = state.get_record(enrolment_key(class_id, trainee), Enrolment)
-    return require_found(found, E.NOT_ENROLLED,
-                         f"trainee {trainee.hex()[:16]} is not enrolled in class {class_id!r}")
+    if found is None:  # the message is formatted only when needed: this is on the session path
+        fail(E.NOT_ENROLLED, f"trainee {trainee.hex()[:16]} is not enrolled in class {class_id!r}")
+    return found
 
 
 def get_categories(state: Overlay, trainee: bytes) -> tuple[Attestation, ...]:

@@ -30,6 +30,10 @@ touches). Offline practice recorded by a bureau occupies its interval too (no
 one practises offline while studying online) but is not subject to the online
 daily cap. Corrections never edit: a correction voids a session by reference with a reason code,
 takes back its credit and frees its interval; a new session may then be sent.
+
+On the session path (run for every session by every node) a check whose message
+is formatted reads ``if ...: fail(code, message)``, so the message is built only
+for a rejection; ``require`` remains for constant messages.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ from contracts.stats import on_city_stats, on_class_stats, on_provider_stats
 __all__ = ["compute_face_checked_seconds", "is_overlapping"]
 
 Events = list[Event]
+Days = list[tuple[bytes, DayLog]]
 _EMPTY_DAY = DayLog((), 0)
 
 
@@ -113,6 +118,15 @@ def get_day(state: Overlay, trainee: bytes, day: int) -> DayLog:
     return state.get_record(day_key(trainee, day), DayLog) or _EMPTY_DAY
 
 
+def get_days(state: Overlay, trainee: bytes, start: int, end: int) -> Days:
+    """The day logs (with their keys) of every CST day [start, end) touches, first day first."""
+    days = []
+    for day in compute_days(start, end):
+        key = day_key(trainee, day)
+        days.append((key, state.get_record(key, DayLog) or _EMPTY_DAY))
+    return days
+
+
 def get_evidence(state: Overlay, class_id: str, trainee: bytes) -> tuple[bytes, ...]:
     found = state.get_record(evidence_key(class_id, trainee), EvidenceList)
     return found.keys if found else ()
@@ -125,17 +139,27 @@ def is_claim_open(state: Overlay, enrolment: Enrolment) -> bool:
     return claim is not None and claim.state != "rejected"
 
 
-def require_free_interval(state: Overlay, trainee: bytes, start: int, end: int) -> None:
-    for day in compute_days(start, end):
-        other = is_overlapping(get_day(state, trainee, day).intervals, start, end)
+def require_free_interval(days: Days, start: int, end: int) -> None:
+    """Rule 5: [start, end) meets no interval recorded on the days it touches."""
+    for _, log in days:
+        other = is_overlapping(log.intervals, start, end)
         if other is not None:
             fail(E.SESSION_OVERLAP, f"overlaps {other.ref.decode()} [{other.start}, {other.end})")
 
 
 def require_in_class(opened: Class, start: int, end: int, now: int) -> None:
-    require(opened.start <= start and end <= opened.end, E.OUTSIDE_CLASS_PERIOD,
-            f"[{start}, {end}) is outside the class period [{opened.start}, {opened.end})")
-    require(end <= now, E.SESSION_IN_FUTURE, f"ends at {end}, after the block time {now}")
+    if not (opened.start <= start and end <= opened.end):
+        fail(E.OUTSIDE_CLASS_PERIOD,
+             f"[{start}, {end}) is outside the class period [{opened.start}, {opened.end})")
+    if end > now:
+        fail(E.SESSION_IN_FUTURE, f"ends at {end}, after the block time {now}")
+
+
+def require_session_length(params: Params, start: int, end: int) -> None:
+    if end - start > params.max_session_seconds:
+        fail(E.SESSION_TOO_LONG, f"longer than {params.max_session_seconds} s")
+    if end - start < params.min_session_seconds:
+        fail(E.SESSION_TOO_SHORT, f"shorter than {params.min_session_seconds} s")
 
 
 def require_city_bureau(call: Call, opened: Class) -> None:
@@ -144,16 +168,11 @@ def require_city_bureau(call: Call, opened: Class) -> None:
 
 
 # -- mutations shared by several actions ----------------------------------------------------
-def on_interval(
-    state: Overlay, trainee: bytes, interval: Interval, credit: int
-) -> None:
-    """Occupy the interval for the trainee and add ``credit`` to its start day's total."""
-    first = day_of(interval.start)
-    for day in compute_days(interval.start, interval.end):
-        log = get_day(state, trainee, day)
-        credited = log.credited_seconds + (credit if day == first else 0)
-        intervals = (*log.intervals, interval)
-        state.put(day_key(trainee, day), DayLog(intervals, credited))
+def on_interval(state: Overlay, days: Days, interval: Interval, credit: int) -> None:
+    """Occupy the interval on its days (from ``get_days``); add ``credit`` to the first."""
+    for key, log in days:
+        state.put(key, DayLog((*log.intervals, interval), log.credited_seconds + credit))
+        credit = 0
 
 
 def on_evidence(state: Overlay, class_id: str, trainee: bytes, ref: bytes) -> None:
@@ -193,18 +212,21 @@ def process_record_sessions(state: Overlay, call: Call, body: K.RecordSessions) 
     events: Events = []
     counts: dict[str, list[int]] = {}  # class -> credited, rejected, seconds, failed checks
     for session in body.sessions:
-        tally = counts.setdefault(session.class_id, [0, 0, 0, 0])
+        tally = counts.get(session.class_id)
+        if tally is None:
+            tally = counts[session.class_id] = [0, 0, 0, 0]
         try:
-            credit, credits = process_session(state, call, batch, session)
+            recorded = process_session(state, call, batch, session)
         except ContractError as exc:
             tally[1] += 1
             events.append(Event("learning.session_rejected",
                                 [session.session_id, exc.code, exc.message]))
             continue
         tally[0] += 1
-        tally[2] += credit
-        tally[3] += sum(1 for c in session.captures if not c.passed)
-        events.append(Event("learning.session_credited", [session.session_id, credits, credit]))
+        tally[2] += recorded.credited_seconds
+        tally[3] += recorded.failed_captures
+        events.append(Event("learning.session_credited",
+                            [session.session_id, recorded.credits, recorded.credited_seconds]))
     on_session_stats(state, call, batch, counts)
     return events
 
@@ -226,34 +248,33 @@ def on_session_stats(
                        credited_seconds=tally[2], failed_face_checks=tally[3])
 
 
-def process_session(state: Overlay, call: Call, batch: _Batch, s: K.SessionBody) -> tuple[int, str]:
-    """Check one session and credit it; returns (credited seconds, "theory"|"simulation")."""
-    key = session_key(call.actor.actor_id, s.session_id)
-    require(state.get_record(key, Session) is None, E.DUPLICATE_SESSION,
-            f"session {s.session_id!r} was recorded before")
+def process_session(state: Overlay, call: Call, batch: _Batch, s: K.SessionBody) -> Session:
+    """Check one session (rules 1-8) and credit it; returns the Session record written."""
+    provider_id = call.actor.actor_id
+    key = session_key(provider_id, s.session_id)
+    if state.get_record(key, Session) is not None:
+        fail(E.DUPLICATE_SESSION, f"session {s.session_id!r} was recorded before")
     enrolment = get_enrolment(state, s.class_id, s.trainee)
     opened, occupation = batch.get_class(state, s.class_id)
-    require(opened.provider_id == call.actor.actor_id, E.NOT_CLASS_PROVIDER,
-            f"class {s.class_id!r} belongs to another provider")
+    if opened.provider_id != provider_id:
+        fail(E.NOT_CLASS_PROVIDER, f"class {s.class_id!r} belongs to another provider")
     require_in_class(opened, s.start, s.end, call.time)
-    require(s.end - s.start <= batch.params.max_session_seconds, E.SESSION_TOO_LONG,
-            f"longer than {batch.params.max_session_seconds} s")
-    require(s.end - s.start >= batch.params.min_session_seconds, E.SESSION_TOO_SHORT,
-            f"shorter than {batch.params.min_session_seconds} s")
+    require_session_length(batch.params, s.start, s.end)
     simulation = s.mode == "simulation"
-    require(not simulation or occupation.simulation_allowed, E.SIMULATION_NOT_ALLOWED,
-            f"occupation {occupation.code} does not accept simulation")
-    require_free_interval(state, s.trainee, s.start, s.end)
-    credit = compute_session_credit(state, batch, s, enrolment, occupation)
-    on_session(state, call, s, key, enrolment, credit, simulation)
-    return credit, "simulation" if simulation else "theory"
+    if simulation and not occupation.simulation_allowed:
+        fail(E.SIMULATION_NOT_ALLOWED, f"occupation {occupation.code} does not accept simulation")
+    days = get_days(state, s.trainee, s.start, s.end)
+    require_free_interval(days, s.start, s.end)
+    credit = compute_session_credit(batch.policy, s, enrolment, occupation, days[0][1])
+    return on_session(state, call, s, key, enrolment, days, credit, simulation)
 
 
 def compute_session_credit(
-    state: Overlay, batch: _Batch, s: K.SessionBody, enrolment: Enrolment, occupation: Occupation
+    policy: PolicyVersion, s: K.SessionBody, enrolment: Enrolment, occupation: Occupation,
+    first_day: DayLog,
 ) -> Seconds:
-    """Credit after face checks, the simulation cap and the daily cap (rules 6-8)."""
-    policy = batch.policy
+    """Credit after face checks, the simulation cap and the daily cap of ``first_day``, the
+    log of the day the session starts (rules 6-8)."""
     passed = [c.time for c in s.captures if c.passed]
     interval_s = policy.face_check_interval_seconds
     checked = compute_face_checked_seconds(s.start, s.end, passed, interval_s)
@@ -262,34 +283,38 @@ def compute_session_credit(
     if s.mode == "simulation":
         cap = occupation.practical_seconds * policy.simulation_cap_percent // 100
         room = cap - enrolment.simulation_seconds
-        require(room > 0, E.SIMULATION_CAP_EXCEEDED, f"simulation credit reached its cap {cap} s")
+        if room <= 0:
+            fail(E.SIMULATION_CAP_EXCEEDED, f"simulation credit reached its cap {cap} s")
         credit = min(credit, room)
-    day_credited = get_day(state, s.trainee, day_of(s.start)).credited_seconds
-    day_room = policy.daily_cap_seconds - day_credited
-    require(day_room > 0, E.DAILY_CAP_EXCEEDED,
-            f"the day's credited study reached {policy.daily_cap_seconds} s")
+    day_room = policy.daily_cap_seconds - first_day.credited_seconds
+    if day_room <= 0:
+        fail(E.DAILY_CAP_EXCEEDED, f"the day's credited study reached {policy.daily_cap_seconds} s")
     return Seconds(min(credit, day_room))
 
 
 def on_session(
-    state: Overlay, call: Call, s: K.SessionBody, key: bytes, enrolment: Enrolment,
+    state: Overlay, call: Call, s: K.SessionBody, key: bytes, enrolment: Enrolment, days: Days,
     credit: int, simulation: bool,
-) -> None:
+) -> Session:
     failed = sum(1 for c in s.captures if not c.passed)
     credits = "simulation" if simulation else "theory"
-    state.put(key, Session(
+    recorded = Session(
         call.actor.actor_id, s.session_id, s.trainee, s.class_id, s.unit, s.mode, s.start, s.end,
         s.active_seconds, credit, credits, len(s.captures), failed, s.log_hash, call.tx_hash,
         "credited", "",
+    )
+    state.put(key, recorded)
+    on_interval(state, days, Interval(s.start, s.end, key, s.class_id), credit)
+    theory, sim = (0, credit) if simulation else (credit, 0)
+    e = enrolment  # built by keyword: dataclasses.replace costs more than the rest of this
+    state.put(enrolment_key(s.class_id, s.trainee), Enrolment(
+        class_id=e.class_id, trainee=e.trainee, check_hash=e.check_hash,
+        check_method=e.check_method, enrolled_at=e.enrolled_at,
+        theory_seconds=e.theory_seconds + theory, simulation_seconds=e.simulation_seconds + sim,
+        offline_seconds=e.offline_seconds, sessions=e.sessions + 1,
+        study_days=compute_study_days(e.study_days, s.start, s.end), claim_id=e.claim_id,
     ))
-    on_interval(state, s.trainee, Interval(s.start, s.end, key, s.class_id), credit)
-    state.put(enrolment_key(s.class_id, s.trainee), dataclasses.replace(
-        enrolment,
-        theory_seconds=enrolment.theory_seconds + (0 if simulation else credit),
-        simulation_seconds=enrolment.simulation_seconds + (credit if simulation else 0),
-        sessions=enrolment.sessions + 1,
-        study_days=compute_study_days(enrolment.study_days, s.start, s.end),
-    ))
+    return recorded
 
 
 def process_correct_session(state: Overlay, call: Call, body: K.CorrectSession) -> Events:
@@ -368,12 +393,13 @@ def process_record_offline_practice(
     opened = get_class(state, body.class_id)
     require_city_bureau(call, opened)
     require_in_class(opened, body.start, body.end, call.time)
-    require_free_interval(state, body.trainee, body.start, body.end)
+    days = get_days(state, body.trainee, body.start, body.end)
+    require_free_interval(days, body.start, body.end)
     state.put(key, OfflinePractice(
         call.actor.actor_id, body.record_id, body.trainee, body.class_id, body.start, body.end,
         body.seconds, body.evidence_hash,
     ))
-    on_interval(state, body.trainee, Interval(body.start, body.end, key, body.class_id), 0)
+    on_interval(state, days, Interval(body.start, body.end, key, body.class_id), 0)
     state.put(enrolment_key(body.class_id, body.trainee), dataclasses.replace(
         enrolment,
         offline_seconds=enrolment.offline_seconds + body.seconds,

@@ -46,6 +46,7 @@ from typing import NewType
 
 from chain.records import Bytes32, Record, record
 from chain.validators import Validator
+from contracts.state import memoize_decoding
 
 __all__ = [
     "Actor", "Amount", "Assessment", "Attestation", "Categories", "Certificate", "City",
@@ -396,6 +397,9 @@ class Interval(Record):
 class DayLog(Record):
     intervals: tuple[Interval, ...]
     credited_seconds: int
+
+
+memoize_decoding(DayLog, Enrolment)  # read and rewritten by every session; see the function
 
 
 @record

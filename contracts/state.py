@@ -10,6 +10,16 @@ Values are canonical msgpack of ``chain.records`` records. For speed an overlay
 keeps records as objects and encodes them once, in ``changes()``; records are
 frozen, so sharing them between overlays is safe. There are no prefix scans:
 the tree hashes keys, so every index the contracts need is itself a value.
+
+Decoding is the other hot spot (a session reads its trainee's day log and
+enrolment, which the previous block usually wrote). Three things keep it cheap:
+records are rebuilt from msgpack's tuples without re-checking field types (the
+state is ours, see ``_decode_record``); a tuple of flat records (a day log's
+intervals) is rebuilt, and packed, in one pass; and records of the classes
+passed to ``memoize_decoding`` are served by the exact bytes ``changes()``
+encoded them to, without decoding at all (content-addressed, two bounded
+generations; safe only because those records are built from exact types, which
+``tests/contracts/test_state.py`` checks).
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ from chain.codec import encode
 from chain.errors import InternalError
 from chain.records import Record
 
-__all__ = ["DictState", "Overlay", "StateReader"]
+__all__ = ["DictState", "Overlay", "StateReader", "memoize_decoding"]
 
 R = TypeVar("R", bound=Record)
 _MISSING = object()
@@ -122,9 +132,15 @@ class Overlay:
     def changes(self) -> dict[bytes, bytes | None]:
         """Every write as canonical bytes (None = delete), in sorted key order."""
         out: dict[bytes, bytes | None] = {}
+        memo = _MEMO
         for key in sorted(self._writes):
             value = self._writes[key]
-            out[key] = _encode_record(value) if isinstance(value, Record) else value  # type: ignore[assignment]
+            if isinstance(value, Record):
+                encoded = out[key] = _encode_record(value)
+                if type(value) in memo.classes:
+                    memo.add(encoded, value)
+            else:
+                out[key] = value
         return out
 
     def digest_bytes(self) -> bytes:
@@ -139,10 +155,33 @@ def _record_fields(value: object) -> tuple[object, ...]:
     if getter is None:
         if not (isinstance(value, Record) and value._fields):
             raise TypeError(f"{cls.__name__} is not canonical-encodable")
-        many = operator.attrgetter(*value._fields)
-        getter = many if len(value._fields) > 1 else (lambda v: (many(v),))
-        _GETTERS[cls] = getter
+        getter = _GETTERS[cls] = _fields_getter(cls)
     return getter(value)  # type: ignore[no-any-return]
+
+
+def _fields_getter(cls: type[Record]) -> Callable[[object], tuple[object, ...]]:
+    """Field values in order; a field holding a tuple of flat records (day-log intervals)
+    comes back as a tuple of their field tuples, so the packer needs no hook per element."""
+    many = operator.attrgetter(*cls._fields)
+    plain = many if len(cls._fields) > 1 else (lambda v: (many(v),))
+    hints = typing.get_type_hints(cls)
+    nested = []
+    for index, name in enumerate(cls._fields):
+        annotation = hints[name]
+        if typing.get_origin(annotation) is tuple:
+            element = typing.get_args(annotation)[0]
+            if _is_flat_record(element) and len(element._fields) > 1:
+                nested.append((index, operator.attrgetter(*element._fields)))
+    if not nested:
+        return plain  # type: ignore[return-value]
+
+    def getter(value: object) -> tuple[object, ...]:
+        fields = list(plain(value))
+        for index, inner in nested:
+            fields[index] = tuple([inner(item) for item in fields[index]])
+        return tuple(fields)
+
+    return getter
 
 
 _GETTERS: dict[type, Callable[[object], tuple[object, ...]]] = {}
@@ -168,6 +207,9 @@ def _decode_record(key: bytes, data: bytes | None, cls: type[R]) -> R | None:
     """
     if data is None:
         return None
+    known = _MEMO.get(data)
+    if type(known) is cls:
+        return known  # type: ignore[return-value]
     try:
         return _builder(cls)(msgpack.unpackb(data, raw=False, use_list=False))
     except (ValueError, TypeError, IndexError, msgpack.UnpackException) as exc:
@@ -177,18 +219,78 @@ def _decode_record(key: bytes, data: bytes | None, cls: type[R]) -> R | None:
 _BUILDERS: dict[type, Callable[[Any], Any]] = {}
 
 
+class _DecodeMemo:
+    """Records of the memoised classes by the exact bytes ``changes()`` encoded them to.
+
+    Content-addressed, so it needs no invalidation: whatever version or candidate block
+    the bytes come from, the record is the one they encode (and the class must match).
+    Two generations of ``limit`` entries bound the memory (about 25 MB when full in
+    ``bench.bench_contracts``); together they hold at least the last ``limit`` writes,
+    so the whole previous block, which is what the next block reads, for blocks of up
+    to ``limit`` / 2 sessions.
+    """
+
+    __slots__ = ("classes", "limit", "new", "old")
+
+    def __init__(self, limit: int) -> None:
+        self.classes: set[type] = set()
+        self.limit = limit
+        self.new: dict[bytes, Record] = {}
+        self.old: dict[bytes, Record] = {}
+
+    def add(self, encoded: bytes, value: Record) -> None:
+        if len(self.new) >= self.limit:
+            self.old, self.new = self.new, {}
+        self.new[encoded] = value
+
+    def get(self, data: bytes) -> Record | None:
+        found = self.new.get(data)
+        return found if found is not None else self.old.get(data)
+
+
+_MEMO = _DecodeMemo(limit=20_000)
+
+
+def memoize_decoding(*classes: type[Record]) -> None:
+    """Serve reads of these records from the ones this process last wrote, undecoded.
+
+    Only for classes the contracts build exclusively from exact types (values of
+    strictly checked bodies and headers, integer arithmetic, tuples): then decoding
+    the bytes would rebuild an equal record of the same types, so a node with a warm
+    memo and one without execute alike. ``tests/contracts/test_state.py`` checks the
+    round trip, types included, over a scenario. Worth it for records every session
+    reads and rewrites (its day log and enrolment): their decode was a quarter of the
+    contracts' time per session.
+    """
+    _MEMO.classes.update(classes)
+
+
 def _builder(cls: type[R]) -> Callable[[Any], R]:
-    """A function from the decoded array of a ``cls`` to the record (compiled once)."""
+    """A function from the decoded array of a ``cls`` to the record (compiled once).
+
+    Most records need no field rebuilt (``use_list=False`` already yields tuples), so
+    their builder is one call; the others rebuild only the fields that hold records.
+    """
     built = _BUILDERS.get(cls)
     if built is None:
         hints = typing.get_type_hints(cls)
         converters = [_converter(hints[name]) for name in cls._fields]
         arity = len(converters)
+        rebuilt = tuple((i, c) for i, c in enumerate(converters) if c is not None)
 
-        def built(value: Any) -> Any:
-            if type(value) is not tuple or len(value) != arity:
-                raise TypeError(f"expected an array of {arity} fields")
-            return cls(*[c(v) if c else v for c, v in zip(converters, value, strict=True)])
+        if not rebuilt:
+            def built(value: Any) -> Any:
+                if type(value) is not tuple or len(value) != arity:
+                    raise TypeError(f"expected an array of {arity} fields")
+                return cls(*value)
+        else:
+            def built(value: Any) -> Any:
+                if type(value) is not tuple or len(value) != arity:
+                    raise TypeError(f"expected an array of {arity} fields")
+                fields = list(value)
+                for index, convert in rebuilt:
+                    fields[index] = convert(fields[index])
+                return cls(*fields)
 
         _BUILDERS[cls] = built
     return built  # type: ignore[return-value]
@@ -199,8 +301,32 @@ def _converter(annotation: Any) -> Callable[[Any], Any] | None:
     if isinstance(annotation, type) and issubclass(annotation, Record):
         return _builder(annotation)
     if typing.get_origin(annotation) is tuple:
-        inner = _converter(typing.get_args(annotation)[0])
+        element = typing.get_args(annotation)[0]
+        inner = _converter(element)
         if inner is None:
             return None  # decoded with use_list=False: already a tuple
-        return lambda items: tuple(inner(item) for item in items)
+        if _is_flat_record(element):
+            return _flat_records(element)
+        return lambda items: tuple([inner(item) for item in items])
     return None
+
+
+def _is_flat_record(annotation: Any) -> bool:
+    """A record none of whose fields needs rebuilding (its decoded array is its fields)."""
+    if not (isinstance(annotation, type) and issubclass(annotation, Record)):
+        return False
+    hints = typing.get_type_hints(annotation)
+    return all(_converter(hints[name]) is None for name in annotation._fields)
+
+
+def _flat_records(cls: type[Record]) -> Callable[[Any], Any]:
+    """Rebuild a tuple of flat records (day-log intervals: the hot case) in one pass; a
+    wrong arity still fails in the record's constructor, a non-array element below."""
+
+    def rebuild(items: Any) -> tuple[Any, ...]:
+        built = tuple([cls(*item) for item in items if type(item) is tuple])
+        if len(built) != len(items):
+            raise TypeError(f"expected arrays of {cls.__name__}")
+        return built
+
+    return rebuild

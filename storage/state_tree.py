@@ -226,29 +226,45 @@ def _groups(items: list[Item], depth: int) -> list[tuple[int, list[Item]]]:
     return groups
 
 
-def _rehash(node: list[Any], entries: Any, node_hash: Any) -> None:
-    """Recompute the binary entries ``entries`` (ascending) of ``node`` from below."""
+def _rehash(
+    node: list[Any], entries: Any, node_hash: Any,
+    masks: _Ints = _MASK, lefts: _Ints = _LEFT, rights: _Ints = _RIGHT,
+    empty: bytes = PLACEHOLDER,
+) -> None:
+    """Recompute the binary entries ``entries`` (ascending) of ``node`` from below.
+
+    (The tables are bound as defaults: this runs ~4 times per changed key.)
+    """
     slots, leaves, hashed = node[_N_SLOTS], node[_N_LEAVES], node[_N_HASHED]
     for entry in entries:
-        occupied = slots & _MASK[entry]
-        bit = 1 << (entry - 16)
+        occupied = slots & masks[entry]
         if not occupied:
             node[entry] = None
-            hashed &= ~bit
+            hashed &= ~(1 << (entry - 16))
         elif not occupied & (occupied - 1) and occupied & leaves:
             node[entry] = node[occupied.bit_length() - 1]  # a lone leaf floats up
-            hashed &= ~bit
+            hashed &= ~(1 << (entry - 16))
         else:
-            left, right = node[_LEFT[entry]], node[_RIGHT[entry]]
-            node[entry] = node_hash((left or PLACEHOLDER) + (right or PLACEHOLDER))
-            hashed |= bit
+            node[entry] = node_hash((node[lefts[entry]] or empty) + (node[rights[entry]] or empty))
+            hashed |= 1 << (entry - 16)
     node[_N_HASHED] = hashed
 
 
 def _dirty_entries(dirty: list[int]) -> Any:
+    """The binary entries above the changed slots ``dirty``, ascending (memoised by set)."""
     if len(dirty) == 1:
         return _ANCESTORS[dirty[0]]
-    return sorted({entry for slot in dirty for entry in _ANCESTORS[slot]})
+    mask = 0
+    for slot in dirty:
+        mask |= 1 << slot
+    entries = _DIRTY.get(mask)
+    if entries is None:
+        entries = _DIRTY[mask] = tuple(sorted({e for slot in dirty for e in _ANCESTORS[slot]}))
+    return entries
+
+
+_DIRTY: dict[int, tuple[int, ...]] = {}
+"""At most 2^16 small tuples; in practice the few hundred masks batches produce."""
 
 
 def _make_proof(siblings: list[bytes | None], leaf: bytes | None) -> StateProof:
@@ -416,17 +432,7 @@ class StateTree:
         base = self._root_ref(base_version)
         builder = _Builder(self, new_version)
         with _collector_paused():
-            items = builder.items(changes)
-            if items and new_version == base_version and self._root_written(base_version):
-                raise InputError(f"state version {new_version} is written; compute a new one")
-            if not items:
-                result: Any = base
-            elif base is None:
-                result = builder.build(0, items)
-            elif base[2]:
-                result = builder.apply_leaf(base, 0, items)
-            else:
-                result = builder.apply_node(base[0][:8], 0, items)
+            result = self._apply(builder, base, base_version, new_version, changes)
         if result is _SAME:
             result = base
         root_key = _ROOT + _ver(new_version)
@@ -438,6 +444,23 @@ class StateTree:
         kind = b"L" if result[2] else b"I"
         builder.puts[root_key] = kind + result[0][:64]
         return TreeUpdate(result[1], new_version, builder.puts, builder.nodes, builder.replaced)
+
+    def _apply(
+        self, builder: _Builder, base: Content | None, base_version: int, new_version: int,
+        changes: Mapping[bytes, bytes | None],
+    ) -> Any:
+        """The new root content (or ``_SAME``); its own frame so that the sorted items are
+        freed before the collector runs again (it would otherwise walk them all once)."""
+        items = builder.items(changes)
+        if items and new_version == base_version and self._root_written(base_version):
+            raise InputError(f"state version {new_version} is written; compute a new one")
+        if not items:
+            return base
+        if base is None:
+            return builder.build(0, items)
+        if base[2]:
+            return builder.apply_leaf(base, 0, items)
+        return builder.apply_node(base[0][:8], 0, items)
 
     def write(self, update: TreeUpdate, batch: Any) -> None:
         """Put ``update``'s records into ``batch`` (a plyvel WriteBatch the caller commits)."""
@@ -664,4 +687,5 @@ class _Builder:
         key = self.prefix + path.encode("ascii")
         self.puts[key] = _encode_node(node, len(path) >= _HASHES_FROM_DEPTH)
         self.nodes[key] = tuple(node)
-        return (self.version + node[_ROOT_ENTRY], node[_ROOT_ENTRY], False)
+        root = node[_ROOT_ENTRY]
+        return (self.version + root, root, False)

@@ -132,3 +132,117 @@ def test_trusted_decoding_still_refuses_a_wrong_shape():
 
     with pytest.raises(InternalError):
         _decode_record(b"k", Counter(3).encode(), DayLog)
+
+
+def test_day_log_intervals_rebuild_in_one_pass_and_refuse_bad_elements():
+    """Intervals (the hot nested case) skip the generic per-element builder; a wrong
+    element shape is still our fault, never a half-built record."""
+    from chain.codec import encode
+    from contracts.model import DayLog, Interval
+    from contracts.state import _decode_record, _encode_record
+
+    log = DayLog(tuple(Interval(i, i + 1, b"sess/p/%d" % i, "c") for i in range(5)), 7)
+    assert _decode_record(b"k", _encode_record(log), DayLog) == log
+    assert _decode_record(b"k", encode([[], 0]), DayLog) == DayLog((), 0)
+    for bad in ([[1, 2, b"r"]], [[1, 2, b"r", "c", 5]], [b"abcd"], [7]):
+        with pytest.raises(InternalError):
+            _decode_record(b"k", encode([bad, 0]), DayLog)
+
+
+def test_nested_record_tuples_encode_as_the_checked_codec():
+    """A record holding a tuple of flat records packs it without the per-element hook."""
+    from contracts.model import (
+        Amount,
+        DayLog,
+        Interval,
+        Occupation,
+        PolicyHistory,
+        StandardVersion,
+    )
+    from contracts.state import _encode_record
+
+    occupation = Occupation("1-01-01-01", 2015, 5, "n", 1, 2, True, ("a", "b"),
+                            (StandardVersion(0, (Amount("a", "", 5), Amount("b", "x", 6))),))
+    for record in (DayLog((), 0), DayLog((Interval(1, 2, b"k", "c"),) * 3, 9), occupation,
+                   PolicyHistory(())):
+        assert _encode_record(record) == record.encode()
+
+
+def _same_shape(a: object, b: object) -> bool:
+    """Equal and of the very same types all the way down (a list is not a tuple here)."""
+    from chain.records import Record
+
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, Record):
+        return all(_same_shape(getattr(a, f), getattr(b, f)) for f in a._fields)
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(map(_same_shape, a, b))  # type: ignore[arg-type]
+    return a == b
+
+
+def _memo_chain():
+    """The determinism scenario, then a correction and more sessions on the same days."""
+    from tests.contracts.helpers import HOUR, PROVIDER, session
+    from tests.contracts.scenario import D1, block_txs, prepared
+
+    chain = prepared()
+    chain.run(block_txs(chain))
+    corrected = chain.run([chain.tx(PROVIDER, "learning.correct_session",
+                                    ["a7", "clock_error", b"n" * 32])])
+    assert corrected[0].code == ""
+    later = [session(f"z{n}", n, D1 + 10 * HOUR, HOUR) for n in range(20)]
+    return chain, [chain.tx(PROVIDER, "learning.record_sessions", [later])]
+
+
+def test_memoized_records_are_their_own_decoding_types_included():
+    """What makes the decode memo safe: every day log and enrolment the contracts wrote
+    decodes to a record of exactly the same shape."""
+    from chain.codec import decode
+    from contracts.model import DayLog, Enrolment
+    from contracts.state import _MEMO
+
+    chain, txs = _memo_chain()
+    chain.run(txs)
+    checked = 0
+    for key, value in chain.base.data.items():
+        cls = DayLog if key.startswith(b"day/") else Enrolment if (
+            key.startswith(b"enrol/") and not key.endswith(b"/log")) else None
+        known = _MEMO.get(value)
+        if cls is None or known is None:
+            continue
+        assert _same_shape(known, cls.from_wire(decode(value))), key
+        checked += 1
+    assert checked >= 40
+
+
+def test_warm_and_cold_decode_memo_execute_alike():
+    from chain.types import tx_hash
+    from contracts import BlockContext, DictState, execute_block
+    from contracts.state import _MEMO
+    from tests.contracts.helpers import SUITE, pub
+
+    chain, txs = _memo_chain()
+    hashes = [(t, tx_hash(SUITE, t)) for t in txs]
+    ctx = BlockContext(chain.height + 1, chain.time + 60, pub(1))
+    results = []
+    for cold in (False, True):
+        if cold:
+            _MEMO.new.clear()
+            _MEMO.old.clear()
+        state = Overlay(DictState(dict(chain.base.data)))
+        receipts = execute_block(state, ctx, hashes)
+        results.append((state.digest_bytes(), [r.encode() for r in receipts]))
+    assert results[0] == results[1]
+
+
+def test_decode_memo_answers_only_for_the_class_it_holds():
+    from contracts.model import DayLog, Interval
+    from contracts.state import _decode_record
+
+    top = Overlay(DictState())
+    top.put(b"d", DayLog((Interval(1, 2, b"r", "c"),), 3))
+    encoded = top.changes()[b"d"]
+    assert _decode_record(b"d", encoded, DayLog) == DayLog((Interval(1, 2, b"r", "c"),), 3)
+    with pytest.raises(InternalError):
+        _decode_record(b"d", encoded, Counter)
