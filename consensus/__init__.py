@@ -19,6 +19,7 @@ from consensus.actions import (
     Persist,
     Prepared,
     ReportEvidence,
+    ReportProposalEvidence,
     RequestCatchUp,
     Send,
     SetTimer,
@@ -35,12 +36,14 @@ from consensus.messages import (
     NewView,
     PreparedCertificate,
     PrePrepare,
+    ProposalSeen,
     ViewChange,
     decode_message,
     encode_message,
     sign_message,
     verify_message,
 )
+from consensus.proposals import is_valid_proposal_evidence
 from consensus.replica import BlockSource, Replica, Step, ValidatorProvider
 
 __all__ = [
@@ -61,8 +64,10 @@ __all__ = [
     "PrePrepare",
     "Prepared",
     "PreparedCertificate",
+    "ProposalSeen",
     "Replica",
     "ReportEvidence",
+    "ReportProposalEvidence",
     "RequestCatchUp",
     "Send",
     "SetTimer",
@@ -75,6 +80,7 @@ __all__ = [
     "decode_message",
     "encode_journal",
     "encode_message",
+    "is_valid_proposal_evidence",
     "sign_message",
     "verify_message",
 ]

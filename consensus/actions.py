@@ -27,6 +27,7 @@ from consensus.messages import (
     NewView,
     PreparedCertificate,
     PrePrepare,
+    ProposalSeen,
     ViewChange,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "Persist",
     "Prepared",
     "ReportEvidence",
+    "ReportProposalEvidence",
     "RequestCatchUp",
     "Send",
     "SetTimer",
@@ -196,7 +198,18 @@ class ReportEvidence:
     vote_b: Vote
 
 
+@dataclass(frozen=True, slots=True)
+class ReportProposalEvidence:
+    """Two proposals signed by one primary for one (height, view) with different blocks.
+
+    Check with ``consensus.proposals.is_valid_proposal_evidence``.
+    """
+
+    proposal_a: ProposalSeen
+    proposal_b: ProposalSeen
+
+
 Action = (
     Send | Broadcast | Persist | BuildProposal | VerifyBlock | Commit | RequestCatchUp
-    | SetTimer | ReportEvidence
+    | SetTimer | ReportEvidence | ReportProposalEvidence
 )

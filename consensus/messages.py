@@ -6,6 +6,12 @@ a devnet message is worthless on the provincial chain. PREPARE and COMMIT are
 ``chain.types.Vote``: their signatures are exactly what a ``CommitCertificate``
 carries, so a certificate is assembled from votes without re-signing.
 
+A PRE-PREPARE's signature covers only (height, view, block hash, sender), not
+the block: the primary's word on a slot can then be relayed in a few dozen
+bytes (``ProposalSeen``, which carries the primary's signature and none of
+its own), and two of them for one slot with different hashes are evidence
+anyone can check (``consensus.proposals``).
+
 On the wire a message is ``[kind, body]``; ``decode_message`` is strict and
 raises only ``DecodeError`` (the peer's fault), for any bytes whatsoever.
 """
@@ -18,13 +24,15 @@ from typing import Final
 from chain.codec import decode, encode
 from chain.crypto import CryptoSuite, Signer
 from chain.errors import DecodeError
-from chain.records import Record, record
-from chain.types import Block, CommitCertificate, Vote, sign_vote, verify_vote
+from chain.records import Bytes32, Record, record
+from chain.types import Block, CommitCertificate, Vote, header_hash, sign_vote, verify_vote
 
 __all__ = [
     "MAX_BATCH_BLOCKS",
     "MAX_LIST_ITEMS",
+    "MAX_KEY_BYTES",
     "MAX_MESSAGE_BYTES",
+    "MAX_SIGNATURE_BYTES",
     "TAG_CATCH_UP_REQUEST",
     "TAG_CATCH_UP_RESPONSE",
     "TAG_NEW_VIEW",
@@ -37,15 +45,19 @@ __all__ = [
     "NewView",
     "PrePrepare",
     "PreparedCertificate",
+    "ProposalSeen",
     "ViewChange",
     "Vote",
     "decode_message",
     "encode_message",
     "message_sender",
+    "proposal_payload",
+    "seen_proposal",
     "sign_message",
     "sign_vote",
     "signed_payload",
     "verify_message",
+    "verify_proposal",
 ]
 
 TAG_PREPREPARE: Final = b"skillchain/consensus/preprepare/v1"
@@ -62,6 +74,10 @@ MAX_LIST_ITEMS: Final = 1024
 
 MAX_BATCH_BLOCKS: Final = 64
 """Blocks per catch-up response: bounds the work one message can cause."""
+
+MAX_KEY_BYTES: Final = 128
+MAX_SIGNATURE_BYTES: Final = 128
+"""Bounds on a relayed key and signature (every suite's are well below)."""
 
 
 def _require(cond: bool, message: str) -> None:
@@ -156,7 +172,31 @@ class CatchUpResponse(Record):
         _require(len(self.blocks) <= MAX_BATCH_BLOCKS, "catch-up response: too many blocks")
 
 
-Message = PrePrepare | Vote | ViewChange | NewView | CatchUpRequest | CatchUpResponse
+@record
+class ProposalSeen(Record):
+    """A replica's relay of the primary's signed proposal for (height, view).
+
+    It carries the primary's PRE-PREPARE signature over ``proposal_payload``,
+    not a signature of the relaying replica (the link authenticates that one).
+    """
+
+    height: int
+    view: int
+    block_hash: Bytes32
+    proposer: bytes
+    proposer_signature: bytes
+
+    def _check(self) -> None:
+        _require(len(self.proposer) <= MAX_KEY_BYTES, "proposal seen: key too long")
+        _require(
+            len(self.proposer_signature) <= MAX_SIGNATURE_BYTES,
+            "proposal seen: signature too long",
+        )
+
+
+Message = (
+    PrePrepare | Vote | ViewChange | NewView | CatchUpRequest | CatchUpResponse | ProposalSeen
+)
 
 _KINDS: Final[dict[int, type[Record]]] = {
     1: PrePrepare,
@@ -165,6 +205,7 @@ _KINDS: Final[dict[int, type[Record]]] = {
     4: NewView,
     5: CatchUpRequest,
     6: CatchUpResponse,
+    7: ProposalSeen,
 }
 _KIND_OF: Final = {cls: kind for kind, cls in _KINDS.items()}
 _TAGS: Final[dict[type[Record], bytes]] = {
@@ -194,8 +235,20 @@ def decode_message(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
     return cls.from_wire(value[1])  # type: ignore[return-value]
 
 
-def signed_payload(msg: Message) -> bytes:
-    """What a (non-vote) message's signature covers: every field but the signature."""
+def proposal_payload(height: int, view: int, block_hash: bytes, proposer: bytes) -> bytes:
+    """What a PRE-PREPARE's signature covers (under ``TAG_PREPREPARE``)."""
+    return encode([height, view, block_hash, proposer])
+
+
+def signed_payload(msg: Message, suite: CryptoSuite) -> bytes:
+    """What a (non-vote) message's signature covers.
+
+    Every field but the signature; for a PRE-PREPARE, the compact
+    ``proposal_payload`` instead (the block enters through its header hash).
+    """
+    if isinstance(msg, PrePrepare):
+        block_hash = header_hash(suite, msg.block.header)
+        return proposal_payload(msg.height, msg.view, block_hash, msg.sender)
     return encode(msg.to_wire()[:-1])
 
 
@@ -203,24 +256,42 @@ def sign_message(signer: Signer, chain_id: str, msg: Message) -> Message:
     """``msg`` with ``sender`` set to the signer and a fresh signature.
 
     Votes are signed with ``chain.types.sign_vote`` instead, since certificates
-    reuse their signatures.
+    reuse their signatures; a ``ProposalSeen`` is never signed by its sender.
     """
-    if isinstance(msg, Vote):
-        raise TypeError("sign votes with sign_vote")
+    if isinstance(msg, Vote | ProposalSeen):
+        raise TypeError(f"{type(msg).__name__} is not signed with sign_message")
     unsigned = dataclasses.replace(msg, sender=signer.public_key, signature=b"")
-    signature = signer.sign(_TAGS[type(msg)], chain_id, signed_payload(unsigned))
+    payload = signed_payload(unsigned, signer.suite)
+    signature = signer.sign(_TAGS[type(msg)], chain_id, payload)
     return dataclasses.replace(unsigned, signature=signature)
 
 
 def verify_message(suite: CryptoSuite, chain_id: str, msg: Message) -> bool:
-    """True when ``msg`` is signed by its sender (voter) for this chain and its type."""
+    """True when ``msg`` is signed by its sender (voter, proposer) for this chain and type."""
     if isinstance(msg, Vote):
         return verify_vote(suite, chain_id, msg)
-    payload = signed_payload(dataclasses.replace(msg, signature=b""))
+    if isinstance(msg, ProposalSeen):
+        return verify_proposal(suite, chain_id, msg)
+    payload = signed_payload(dataclasses.replace(msg, signature=b""), suite)
     return suite.verify(msg.sender, _TAGS[type(msg)], chain_id, payload, msg.signature)
+
+
+def seen_proposal(suite: CryptoSuite, pp: PrePrepare) -> ProposalSeen:
+    """The compact, still verifiable form of a PRE-PREPARE."""
+    block_hash = header_hash(suite, pp.block.header)
+    return ProposalSeen(pp.height, pp.view, block_hash, pp.sender, pp.signature)
+
+
+def verify_proposal(suite: CryptoSuite, chain_id: str, seen: ProposalSeen) -> bool:
+    """True when ``seen.proposer`` signed a PRE-PREPARE of ``seen.block_hash`` for the slot."""
+    payload = proposal_payload(seen.height, seen.view, seen.block_hash, seen.proposer)
+    return suite.verify(seen.proposer, TAG_PREPREPARE, chain_id, payload, seen.proposer_signature)
 
 
 def message_sender(msg: Message) -> bytes:
     """The key that signed ``msg``."""
-    return msg.voter if isinstance(msg, Vote) else msg.sender
-
+    if isinstance(msg, Vote):
+        return msg.voter
+    if isinstance(msg, ProposalSeen):
+        return msg.proposer
+    return msg.sender

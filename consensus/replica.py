@@ -30,6 +30,12 @@ per (height, view, phase) (``HeightState.mine``, restored from the journal),
 and a NEW-VIEW must re-propose the highest prepared block of its proof
 (``viewchange``). The replica never reads a clock or a random source: time
 arrives through ``on_tick`` and the runtime answers ``SetTimer``.
+
+Accountability: two votes of one validator for one slot, and two proposals
+signed by one primary for one (height, view), are reported as evidence. For
+the latter every replica relays the proposal it accepted (``ProposalSeen``),
+so a primary that shows different blocks to different replicas is caught
+(``proposals``).
 """
 
 from __future__ import annotations
@@ -64,11 +70,13 @@ from consensus.messages import (
     NewView,
     PreparedCertificate,
     PrePrepare,
+    ProposalSeen,
     ViewChange,
     sign_message,
     sign_vote,
     verify_message,
 )
+from consensus.proposals import ProposalMixin
 from consensus.round import HeightState
 from consensus.service import ServiceMixin
 from consensus.viewchange import (
@@ -99,7 +107,7 @@ class Step(IntEnum):
     DECIDED = 4
 
 
-class Replica(ServiceMixin):
+class Replica(ServiceMixin, ProposalMixin):
     """One validator's consensus state machine; see the module docstring.
 
     Drive it with ``start``, then ``on_message``, ``on_tick``,
@@ -135,6 +143,7 @@ class Replica(ServiceMixin):
         self._deadline: int | None = None
         self._consecutive_view_changes = 0
         self._init_service()
+        self._init_proposals()
         self.restore(journal)
 
     # ----------------------------------------------------------- events
@@ -201,6 +210,7 @@ class Replica(ServiceMixin):
         if height != self.height or self.step != Step.DECIDED or self.round.decided is None:
             return []
         self.tip = Tip(height, self.round.decided)
+        self._watch.leave(height, self.view + self.config.max_view_ahead)
         self.height = height + 1
         self.valset = self._validators(self.height)
         self.round = HeightState()
@@ -213,6 +223,8 @@ class Replica(ServiceMixin):
         """A decoded message from peer ``sender`` (unauthenticated until checked here)."""
         if isinstance(msg, CatchUpRequest | CatchUpResponse):
             return self._on_catch_up_message(sender, msg)
+        if isinstance(msg, ProposalSeen):
+            return self._on_proposal_seen(sender, msg)
         if msg.height < self.height:
             return self._on_old_message(sender, msg)
         if msg.height > self.height:
@@ -220,7 +232,7 @@ class Replica(ServiceMixin):
         if isinstance(msg, Vote):
             return self._on_vote(msg)
         if isinstance(msg, PrePrepare):
-            return self._on_pre_prepare(msg)
+            return self._on_pre_prepare(sender, msg)
         if isinstance(msg, ViewChange):
             return self._on_view_change(msg)
         return self._on_new_view(msg)
@@ -306,13 +318,20 @@ class Replica(ServiceMixin):
             return [BuildProposal(self.height, 0, self.tip.block_hash)]
         return []
 
-    def _on_pre_prepare(self, pp: PrePrepare) -> list[Action]:
-        """A view-0 proposal; later views arrive only inside a NEW-VIEW."""
-        if pp.view != 0 or 0 in self.round.proposals or pp.sender != self._primary(0):
+    def _on_pre_prepare(self, sender: bytes, pp: PrePrepare) -> list[Action]:
+        """A view-0 proposal, from its primary itself; later views come inside a NEW-VIEW.
+
+        The signature does not cover the txs (only the header hash), so a copy
+        relayed by anyone else, who could have swapped them, is not taken.
+        """
+        if pp.view != 0 or sender != pp.sender or pp.sender != self._primary(0):
             return []
+        if 0 in self.round.proposals:
+            return self._on_second_proposal(pp)
         if not self._is_extending(pp.block) or not verify_message(self.suite, self.chain_id, pp):
             return []
-        return self._accept_proposal(pp, self._hash(pp.block))
+        block_hash = self._hash(pp.block)
+        return self._relay(pp, block_hash) + self._accept_proposal(pp, block_hash)
 
     def _accept_proposal(self, pp: PrePrepare, block_hash: bytes) -> list[Action]:
         """Remember a checked proposal; act on it if it is for where we are."""
@@ -492,7 +511,9 @@ class Replica(ServiceMixin):
         backwards = mutations.is_enabled("view_goes_backwards")
         if nv.view < 1 or nv.view > self.view + self.config.max_view_ahead:
             return []
-        if nv.view in self.round.proposals or not self._is_extending(nv.pre_prepare.block):
+        if nv.view in self.round.proposals:
+            return self._on_second_new_view(nv)
+        if not self._is_extending(nv.pre_prepare.block):
             return []
         if nv.view < self.view and not backwards:
             # Too late to vote on, but a quorum of COMMITs may still want this block.
@@ -501,7 +522,8 @@ class Replica(ServiceMixin):
         primary = self._primary(nv.view)
         if not is_valid_new_view(self.suite, self.chain_id, self.valset, nv, primary):
             return []
-        return self._accept_new_view(nv)
+        return self._relay(nv.pre_prepare, self._hash(nv.pre_prepare.block)) + (
+            self._accept_new_view(nv))
 
     def _accept_new_view(self, nv: NewView) -> list[Action]:
         pp = nv.pre_prepare

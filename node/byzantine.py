@@ -6,6 +6,8 @@ replica underneath (so it keeps up and keeps lying at the current height):
 
     equivocate   as primary, send one proposal to half the peers and a
                  different, equally valid one (another block time) to the rest
+                 (two signed proposals: the honest replicas relay what they got
+                 and record the pair as evidence)
     wrong_root   with every vote, also send a signed vote for a made-up block
                  (two conflicting votes: the honest nodes must record evidence)
     absurd_view  now and then broadcast a signed VIEW-CHANGE for view 10^12

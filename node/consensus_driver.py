@@ -40,6 +40,7 @@ from consensus.actions import (
     Config,
     Persist,
     ReportEvidence,
+    ReportProposalEvidence,
     RequestCatchUp,
     Send,
     SetTimer,
@@ -240,6 +241,8 @@ class ConsensusDriver:
                 self.links.send(peer, frame)
         elif isinstance(action, ReportEvidence):
             self._record_evidence(action)
+        elif isinstance(action, ReportProposalEvidence):
+            self._record_proposal_evidence(action)
         return []
 
     def _send(self, message: Message, to: bytes | None) -> None:
@@ -293,11 +296,31 @@ class ConsensusDriver:
         )
         self.evidence.append(
             {
+                "kind": "votes",
                 "voter": a.voter.hex(),
                 "height": a.height,
                 "view": a.view,
                 "phase": a.phase,
                 "votes": [a.encode().hex(), b.encode().hex()],
+            }
+        )
+
+    def _record_proposal_evidence(self, action: ReportProposalEvidence) -> None:
+        """Two blocks proposed by one primary for one slot (``is_valid_proposal_evidence``)."""
+        a, b = action.proposal_a, action.proposal_b
+        log.warning(
+            "evidence: primary %s proposed two blocks at height %d view %d",
+            a.proposer.hex()[:12],
+            a.height,
+            a.view,
+        )
+        self.evidence.append(
+            {
+                "kind": "proposals",
+                "proposer": a.proposer.hex(),
+                "height": a.height,
+                "view": a.view,
+                "proposals": [a.encode().hex(), b.encode().hex()],
             }
         )
 

@@ -121,7 +121,13 @@ OPENAPI: dict[str, Any] = {
             )
         },
         "/v1/validators": {"get": _op("Validator set in force for the next height")},
-        "/v1/evidence": {"get": _op("Conflicting signed votes seen by this node, with both votes")},
+        "/v1/evidence": {
+            "get": _op(
+                "Equivocation seen by this node: two conflicting signed votes of one validator "
+                '(kind "votes"), or two blocks signed by one primary for one height and view '
+                '(kind "proposals"; each a ProposalSeen record)'
+            )
+        },
         "/v1/credential": {
             "get": _op(
                 "Portable learning credential of a trainee in a class at the head block: "

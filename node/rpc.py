@@ -326,7 +326,7 @@ class _Handlers:
         return _answer(request, self.node.query(request.match_info["name"], params))
 
     async def evidence(self, request: web.Request) -> web.Response:
-        """Conflicting votes this node has seen (a validator that signed two blocks)."""
+        """Equivocation this node has seen: two votes, or two proposals, for one slot."""
         return _answer(request, {"evidence": self.node.evidence()})
 
     async def credential(self, request: web.Request) -> web.Response:

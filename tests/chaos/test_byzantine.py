@@ -11,21 +11,27 @@ test drives a signed load through the honest nodes only and requires:
   acknowledged tx is in the chain exactly once, and no validator appears in
   two commit certificates for different blocks at one (height, view);
 * accountability — the modes that sign two conflicting statements
-  (``wrong_root``, ``equivocate``) show up in the honest nodes' evidence.
+  (``wrong_root``: two votes; ``equivocate``: two proposals, caught through
+  the replicas' ``ProposalSeen`` relays) show up in the honest nodes' evidence.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from chain.crypto import get_suite
 from cli.devnet import node_status
+from consensus import PrePrepare, decode_message, is_valid_proposal_evidence, sign_message
+from consensus.messages import seen_proposal
+from node.byzantine import Byzantine
 from tests.chaos.checks import check_chains
 from tests.chaos.harness import ChaosNet, Load
+from tests.consensus.toyapp import ToyApp
 
 BYZANTINE = 3
 HONEST = [0, 1, 2]
 MODES = ("equivocate", "wrong_root", "absurd_view", "replay", "garbage")
-SIGNS_CONFLICTS = {"wrong_root"}  # equivocate: see the pinned test below
+SIGNS_CONFLICTS = {"wrong_root", "equivocate"}
 
 
 @pytest.fixture(scope="module")
@@ -73,16 +79,19 @@ def test_honest_nodes_keep_committing_with_one_byzantine(net, mode):
     net.start(BYZANTINE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an equivocating primary leaves no evidence: replicas report only conflicting "
-    "votes (consensus/replica.py ReportEvidence), never two signed PRE-PREPAREs for one "
-    "(height, view); the equivocator's own votes are consistent",
-)
-def test_equivocating_primary_shows_up_as_evidence(net):
-    _acked, evidence_before = run_byzantine(net, "equivocate", blocks=12)
-    try:
-        assert honest_evidence(net) > evidence_before
-    finally:
-        net.kill(BYZANTINE)
-        net.start(BYZANTINE)
+def test_equivocate_mode_sends_two_signed_proposals_to_different_peers():
+    """The mode really equivocates: two blocks, both validly signed, split between peers."""
+    suite = get_suite("ed25519-sha256")
+    signers = [suite.signer_from_seed(bytes([i + 1]) * 32) for i in range(4)]
+    liar = Byzantine(suite, "byz-test", signers[0], {"equivocate"})
+    liar.peers = sorted(s.public_key for s in signers[1:])
+    app = ToyApp(suite, "byz-test", signers[0].public_key)
+    block = app.build(1, 0, bytes(32))
+    pp = sign_message(signers[0], "byz-test", PrePrepare(1, 0, block, b"", b""))
+    out = liar.outgoing(pp, None)
+    assert sorted(peer for peer, _ in out) == liar.peers
+    sent = {peer: decode_message(frame[1]) for peer, frame in out}
+    seen = {seen_proposal(suite, msg) for msg in sent.values()}
+    assert len(seen) == 2
+    a, b = sorted(seen, key=lambda x: x.block_hash)
+    assert is_valid_proposal_evidence(suite, "byz-test", a, b)

@@ -22,6 +22,7 @@ from consensus import (
     Persist,
     Replica,
     ReportEvidence,
+    ReportProposalEvidence,
     RequestCatchUp,
     Send,
     Tip,
@@ -57,7 +58,7 @@ class Bus:
         self.index = {s.public_key: i for i, s in enumerate(self.signers)}
         self.queue: deque[tuple[int, bytes, object]] = deque()
         self.down: set[int] = set()
-        self.evidence: list[ReportEvidence] = []
+        self.evidence: list[ReportEvidence | ReportProposalEvidence] = []
         self.log: list[tuple[int, object]] = []
         self.now = 0
         self.drop: Callable[[object], bool] | None = None
@@ -114,7 +115,7 @@ class Bus:
         elif isinstance(action, Commit):
             app.apply(CertifiedBlock(action.block, action.certificate))
             self.perform(i, replica.on_committed(action.block.header.height))
-        elif isinstance(action, ReportEvidence):
+        elif isinstance(action, ReportEvidence | ReportProposalEvidence):
             self.evidence.append(action)
 
     def deliver_all(self, max_steps: int = 100_000) -> None:

@@ -20,10 +20,11 @@ from consensus import (
     Message,
     NewView,
     PrePrepare,
+    ProposalSeen,
     ViewChange,
     sign_message,
 )
-from consensus.messages import MAX_MESSAGE_BYTES
+from consensus.messages import MAX_MESSAGE_BYTES, TAG_PREPREPARE, proposal_payload
 
 __all__ = ["BEHAVIOURS", "Byzantine"]
 
@@ -52,7 +53,8 @@ class Byzantine:
         out: list[tuple[int, object]] = [(p, msg) for p in peers]
         if "equivocate" in self.behaviours and isinstance(msg, PrePrepare | NewView):
             twin = self._twin_proposal(msg)
-            out = [(p, twin if i % 2 else msg) for i, p in enumerate(peers)]
+            # By peer index, not position: the simulator asks one peer at a time.
+            out = [(p, twin if p % 2 else msg) for p in peers]
         if "ignore_prepared" in self.behaviours and isinstance(msg, NewView):
             twin = self._twin_proposal(msg)
             out = [(p, twin) for p in peers]
@@ -119,6 +121,11 @@ class Byzantine:
         if isinstance(msg, Vote):
             return sign_vote(rep.signer, "other-chain", Phase(msg.phase), msg.height, msg.view,
                              msg.block_hash)
+        if isinstance(msg, ProposalSeen):  # a relay we "saw", signed for another chain
+            digest = self.rng.randbytes(32)
+            payload = proposal_payload(msg.height, msg.view, digest, msg.proposer)
+            signature = rep.signer.sign(TAG_PREPREPARE, "other-chain", payload)
+            return dataclasses.replace(msg, block_hash=digest, proposer_signature=signature)
         return sign_message(rep.signer, "other-chain", msg)
 
     def _garbage(self) -> bytes:

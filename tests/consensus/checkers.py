@@ -14,7 +14,7 @@ from chain.crypto import CryptoSuite
 from chain.errors import CertificateError
 from chain.types import Block, CommitCertificate, Vote, header_hash, verify_vote
 from chain.validators import ValidatorSet, verify_certificate
-from consensus import NewView, PrePrepare, ViewChange
+from consensus import NewView, PrePrepare, ProposalSeen, ViewChange, is_valid_proposal_evidence
 
 __all__ = ["Checker", "Violation"]
 
@@ -37,6 +37,9 @@ class Checker:
         self.signed: dict[tuple[bytes, str, int, int, int], bytes] = {}
         self.vc_promise: dict[tuple[bytes, int], int] = {}
         self.evidence = 0
+        self.proposal_evidence = 0
+        self.liars: set[bytes] = set()
+        """Keys of the Byzantine validators: the only ones evidence may name."""
         self.lock: dict[int, tuple[int, bytes]] = {}
         self.prepares: dict[int, list[tuple[int, bytes]]] = {}
         self.commits: dict[tuple[int, int, bytes], set[bytes]] = {}
@@ -117,7 +120,20 @@ class Checker:
         if not (verify_vote(self.suite, self.chain_id, vote_a)
                 and verify_vote(self.suite, self.chain_id, vote_b)):
             raise Violation("evidence with a bad signature")
+        self._check_accused(vote_a.voter, vote_a.height)
         self.evidence += 1
+
+    def on_proposal_evidence(self, a: ProposalSeen, b: ProposalSeen) -> None:
+        """Reported proposal evidence: one primary's two signed blocks for one slot."""
+        valset = self.validators(a.height)
+        if not is_valid_proposal_evidence(self.suite, self.chain_id, a, b, valset):
+            raise Violation(f"height {a.height}: invalid proposal evidence")
+        self._check_accused(a.proposer, a.height)
+        self.proposal_evidence += 1
+
+    def _check_accused(self, key: bytes, height: int) -> None:
+        if key not in self.liars:
+            raise Violation(f"height {height}: evidence against honest {key.hex()[:8]}")
 
 
 def _slot_of(suite: CryptoSuite, msg: object) -> tuple[str, int, int, int, bytes] | None:

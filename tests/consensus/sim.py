@@ -31,6 +31,7 @@ from consensus import (
     Persist,
     Replica,
     ReportEvidence,
+    ReportProposalEvidence,
     RequestCatchUp,
     Send,
     SetTimer,
@@ -110,6 +111,7 @@ class SimResult:
     evidence: int
     garbage_rejected: int
     violation: str | None = None
+    proposal_evidence: int = 0
 
     @property
     def ok(self) -> bool:
@@ -176,6 +178,7 @@ class Simulation:
             node = self.nodes[i]
             node.byzantine = Byzantine(node, set(self.opts.behaviours), self.rng)
         self.honest = [node for node in self.nodes if node.byzantine is None]
+        self.checker.liars = {node.key for node in self.nodes if node.byzantine is not None}
         if self.opts.remove_at:
             liars = [i for i in range(self.opts.n) if self.nodes[i].byzantine is not None]
             leaving = self.nodes[liars[0] if liars else self.opts.n - 1].key
@@ -207,7 +210,7 @@ class Simulation:
         return SimResult(
             self.opts.seed, self.opts.n, min(n.app.height for n in self.honest),
             self.view_changes, self.events, self.trace.hexdigest(), self.checker.evidence,
-            self.garbage_rejected, violation,
+            self.garbage_rejected, violation, self.checker.proposal_evidence,
         )
 
     def _run(self) -> None:
@@ -339,6 +342,8 @@ class Simulation:
                 self._send(node, peer, action.request, honest)
         elif isinstance(action, ReportEvidence) and honest:
             self.checker.on_evidence(action.vote_a, action.vote_b)
+        elif isinstance(action, ReportProposalEvidence) and honest:
+            self.checker.on_proposal_evidence(action.proposal_a, action.proposal_b)
 
     def _app_action(self, node: Node, action: object) -> None:
         delay = self.rng.randint(0, 2)

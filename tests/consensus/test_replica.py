@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import consensus
 from chain.types import Phase, header_hash, sign_vote
 from chain.validators import Validator, ValidatorSet, build_certificate, verify_certificate
 from consensus import (
@@ -16,8 +17,10 @@ from consensus import (
     NewView,
     Persist,
     PrePrepare,
+    ProposalSeen,
     Replica,
     ReportEvidence,
+    ReportProposalEvidence,
     RequestCatchUp,
     Step,
     Tip,
@@ -25,6 +28,7 @@ from consensus import (
     ViewChange,
     sign_message,
 )
+from consensus.messages import seen_proposal
 from consensus.viewchange import compute_timeout_ms
 from tests.consensus.bus import CHAIN, SUITE, Bus, make_signers
 
@@ -83,7 +87,9 @@ def test_every_vote_is_persisted_before_it_is_sent():
     for i, action in bus.log:
         if isinstance(action, Persist):
             persisted.setdefault(i, set()).add(action.data)
-        elif isinstance(action, Broadcast) and not isinstance(action.msg, CatchUpResponse):
+        elif isinstance(action, Broadcast) and not isinstance(
+            action.msg, CatchUpResponse | ProposalSeen  # the primary's signature, relayed
+        ):
             record = Persist(action.msg).data  # type: ignore[arg-type]
             assert record in persisted.get(i, set()), f"replica {i} sent before persisting"
 
@@ -96,7 +102,9 @@ def test_prepare_only_after_the_application_verified_the_block():
     pp = sign_message(bus.signers[primary], CHAIN, PrePrepare(1, 0, block, b"", b""))
     replica.start(0)
     actions = replica.on_message(bus.signers[primary].public_key, pp)
-    assert [type(a) for a in actions] == [VerifyBlock]
+    assert [type(a) for a in actions] == [Broadcast, VerifyBlock]
+    assert _broadcasts(actions, ProposalSeen) == [
+        ProposalSeen(1, 0, header_hash(SUITE, block.header), pp.sender, pp.signature)]
     assert not _broadcasts(actions, type(sign_vote(bus.signers[0], CHAIN, Phase.PREPARE, 1, 0,
                                                    bytes(32))))
     digest = header_hash(SUITE, block.header)
@@ -409,6 +417,192 @@ def test_conflicting_votes_are_reported_once_as_evidence():
                 if isinstance(x, ReportEvidence)]
 
 
+class CountingSuite:
+    """The real suite, counting signature checks."""
+
+    def __init__(self, suite) -> None:
+        self._suite = suite
+        self.verifies = 0
+
+    def verify(self, *args):
+        self.verifies += 1
+        return self._suite.verify(*args)
+
+    def __getattr__(self, name):
+        return getattr(self._suite, name)
+
+
+class Slot1:
+    """Height 1, view 0 seen by replica ``me`` of four: the primary's two blocks."""
+
+    def __init__(self, me: int = 0) -> None:
+        self.bus = Bus(4)
+        self.suite = CountingSuite(SUITE)
+        self.primary = self.bus.primary(0)
+        self.me = me if me != self.primary else (me + 1) % 4
+        self.others = [i for i in range(4) if i not in (self.me, self.primary)]
+        self.replica = Replica(self.suite, CHAIN, self.bus.signers[self.me], self.bus.provider,
+                               self.bus.config)  # type: ignore[arg-type]
+        self.replica.start(0)
+        signer = self.bus.signers[self.primary]
+        self.key = signer.public_key
+        app = self.bus.apps[self.primary]
+        self.pp_a = sign_message(signer, CHAIN, PrePrepare(1, 0, app.build(1, 0, app.hashes[-1]),
+                                                           b"", b""))
+        self.pp_b = sign_message(signer, CHAIN, PrePrepare(
+            1, 0, app.build(1, 0, app.hashes[-1], salt=3), b"", b""))
+        self.a = seen_proposal(SUITE, self.pp_a)
+        self.b = seen_proposal(SUITE, self.pp_b)
+
+    def relay(self, by: int, seen: ProposalSeen) -> list:
+        return self.replica.on_message(self.bus.signers[by].public_key, seen)
+
+
+def _reports(actions: list) -> list:
+    return [a for a in actions if isinstance(a, ReportProposalEvidence)]
+
+
+def test_a_relayed_twin_proposal_is_reported_once():
+    s = Slot1()
+    s.replica.on_message(s.key, s.pp_a)
+    assert _reports(s.relay(s.others[0], s.b)) == [ReportProposalEvidence(s.a, s.b)]
+    assert consensus.is_valid_proposal_evidence(SUITE, CHAIN, s.a, s.b, s.bus.valset)
+    assert _reports(s.relay(s.others[1], s.b)) == []
+    third = seen_proposal(SUITE, sign_message(s.bus.signers[s.primary], CHAIN, PrePrepare(
+        1, 0, s.bus.apps[s.primary].build(1, 0, bytes(32), salt=5), b"", b"")))
+    assert _reports(s.relay(s.others[1], third)) == []
+    assert s.replica.step == Step.PROPOSE  # evidence changes nothing in the protocol
+
+
+def test_a_twin_pre_prepare_from_the_primary_is_reported():
+    s = Slot1()
+    s.replica.on_message(s.key, s.pp_a)
+    assert _reports(s.replica.on_message(s.key, s.pp_b)) == [ReportProposalEvidence(s.a, s.b)]
+    assert s.replica.round.proposal_hashes[0] == s.a.block_hash  # the first one stands
+    assert _reports(s.replica.on_message(s.key, s.pp_b)) == []
+
+
+def test_two_relays_alone_make_evidence():
+    """A replica the primary never reached still catches it from the others' relays."""
+    s = Slot1()
+    assert s.relay(s.others[0], s.a) == []
+    assert _reports(s.relay(s.others[1], s.b)) == [ReportProposalEvidence(s.a, s.b)]
+
+
+def test_the_honest_path_checks_no_relayed_signature():
+    s = Slot1()
+    before = s.suite.verifies
+    assert s.relay(s.others[0], s.a) == []  # a relay may overtake the proposal
+    assert s.suite.verifies == before
+    actions = s.replica.on_message(s.key, s.pp_a)
+    assert s.suite.verifies == before + 1  # the PRE-PREPARE itself, as always
+    assert _broadcasts(actions, ProposalSeen) == [s.a]
+    assert s.relay(s.others[1], s.a) == [] and s.relay(s.others[0], s.a) == []
+    assert s.replica.on_message(s.key, s.pp_a) == []  # a resent proposal: same hash
+    assert s.suite.verifies == before + 1
+
+
+def test_each_validator_relay_is_checked_once_per_slot():
+    s = Slot1()
+    s.replica.on_message(s.key, s.pp_a)
+    forged = dataclasses.replace(s.b, proposer_signature=s.a.proposer_signature)
+    before = s.suite.verifies
+    assert s.relay(s.others[0], forged) == []
+    assert s.relay(s.others[0], forged) == [] and s.relay(s.others[0], s.b) == []
+    assert s.suite.verifies == before + 1
+    assert _reports(s.relay(s.others[1], s.b)) == [ReportProposalEvidence(s.a, s.b)]
+
+
+def test_a_forged_first_relay_is_replaced_not_reported():
+    s = Slot1()
+    forged = dataclasses.replace(s.b, proposer_signature=bytes(64))
+    assert s.relay(s.others[0], forged) == []
+    assert _reports(s.replica.on_message(s.key, s.pp_a)) == []
+    assert _reports(s.relay(s.others[1], s.b)) == [ReportProposalEvidence(s.a, s.b)]
+
+
+def test_relays_for_other_slots_or_from_outsiders_are_ignored():
+    s = Slot1()
+    s.replica.on_message(s.key, s.pp_a)
+    before = s.suite.verifies
+    not_primary = seen_proposal(SUITE, sign_message(s.bus.signers[s.others[0]], CHAIN, PrePrepare(
+        1, 0, s.bus.apps[s.others[0]].build(1, 0, bytes(32)), b"", b"")))
+    outsider = make_signers(1, offset=60)[0]
+    ignored = [
+        (s.others[0], not_primary),  # signed by a validator that is not the primary
+        (s.others[0], dataclasses.replace(s.b, proposer=s.bus.signers[s.others[1]].public_key)),
+        (s.others[0], dataclasses.replace(s.b, height=0)),  # a height we never had
+        (s.others[0], dataclasses.replace(s.b, view=bus_view_far(s))),
+    ]
+    for by, seen in ignored:
+        assert s.relay(by, seen) == []
+    assert s.replica.on_message(outsider.public_key, s.b) == []
+    assert s.suite.verifies == before
+    assert _reports(s.relay(s.others[0], s.b))  # the genuine twin still counts
+
+
+def bus_view_far(s: Slot1) -> int:
+    """A view past the replica's horizon whose primary is the same validator."""
+    view = s.replica.view + s.bus.config.max_view_ahead + 1
+    return view + (-view % 4)
+
+
+def test_a_twin_new_view_proposal_is_reported():
+    bus = Bus(4)
+    primary1 = bus.primary(1)
+    replica = bus.replicas[(primary1 + 1) % 4]
+    replica.start(0)
+    signer = bus.signers[primary1]
+    vcs = tuple(sign_message(x, CHAIN, ViewChange(1, 1, 0, None, b"", b""))
+                for x in bus.signers[:3])
+    app = bus.apps[primary1]
+
+    def new_view(salt):
+        block = app.build(1, 1, app.hashes[-1], salt=salt)
+        pp = sign_message(signer, CHAIN, PrePrepare(1, 1, block, b"", b""))
+        return pp, sign_message(signer, CHAIN, NewView(1, 1, vcs, pp, b"", b""))
+
+    (pp_a, nv_a), (pp_b, nv_b) = new_view(0), new_view(3)
+    actions = replica.on_message(signer.public_key, nv_a)
+    assert replica.view == 1 and _broadcasts(actions, ProposalSeen) == [
+        seen_proposal(SUITE, pp_a)]
+    assert _reports(replica.on_message(signer.public_key, nv_b)) == [
+        ReportProposalEvidence(seen_proposal(SUITE, pp_a), seen_proposal(SUITE, pp_b))]
+
+
+def test_a_twin_seen_just_after_deciding_is_still_reported():
+    """Relays of a height we just left still count (a short window of heights)."""
+    bus = Bus(4)
+    bus.max_height = 2
+    bus.drop = lambda msg: isinstance(msg, ProposalSeen)  # relays late, after the decision
+    bus.start()
+    bus.deliver_all()
+    assert bus.heights() == [2, 2, 2, 2]
+    replica, height = bus.replicas[0], 1
+    primary = bus.primary(0, height)
+    signer = bus.signers[primary]
+    decided = bus.apps[0].chain[0].block
+    twin_block = bus.apps[primary].make_block(height, 0, decided.header.parent_hash, [9],
+                                              bytes(32))
+    twin = seen_proposal(SUITE, sign_message(signer, CHAIN, PrePrepare(
+        height, 0, twin_block, b"", b"")))
+    by = next(i for i in range(1, 4) if i != primary)
+    reports = _reports(replica.on_message(bus.signers[by].public_key, twin))
+    assert len(reports) == 1 and reports[0].proposal_b == twin
+    assert reports[0].proposal_a.block_hash == header_hash(SUITE, decided.header)
+
+
+def test_honest_runs_report_no_evidence_and_relay_every_proposal():
+    bus = Bus(4)
+    bus.max_height = 4
+    bus.start()
+    bus.deliver_all()
+    assert bus.heights() == [4, 4, 4, 4] and bus.evidence == []
+    relays = [a.msg for _, a in bus.log
+              if isinstance(a, Broadcast) and isinstance(a.msg, ProposalSeen)]
+    assert len(relays) == 4 * 3  # every non-primary, every height
+
+
 # ------------------------------------------------------------ bad input
 
 
@@ -501,3 +695,20 @@ def test_a_replica_outside_the_set_follows_but_never_votes():
     assert len(commits) == 1
     verify_certificate(SUITE, CHAIN, bus.valset, commits[0].certificate)
     assert not any(isinstance(a, Broadcast) for a in actions)
+
+
+def test_relays_for_heights_long_past_are_not_kept():
+    bus = Bus(4)
+    bus.max_height = 7
+    bus.drop = lambda msg: isinstance(msg, ProposalSeen)
+    bus.start()
+    bus.deliver_all()
+    replica = bus.replicas[0]
+    assert replica.height == 8
+    assert replica._watch.view_cap(1) is None and replica._watch.view_cap(7) is not None
+    primary = bus.primary(0, 1)
+    app = bus.apps[primary]
+    twin = seen_proposal(SUITE, sign_message(bus.signers[primary], CHAIN, PrePrepare(
+        1, 0, app.make_block(1, 0, bytes(32), [9], bytes(32)), b"", b"")))
+    by = next(i for i in range(1, 4) if i != primary)
+    assert replica.on_message(bus.signers[by].public_key, twin) == []
