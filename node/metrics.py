@@ -52,7 +52,11 @@ class Metrics:
                 self.signatures_verified,
                 "Tx signatures verified.",
             ),
-            ("skillchain_evidence_total", self.evidence, "Conflicting votes seen."),
+            (
+                "skillchain_evidence_total",
+                self.evidence,
+                "Evidence: two votes or two proposals by one validator for one slot.",
+            ),
         ):
             kind = "counter" if name.endswith("_total") else "gauge"
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]

@@ -346,8 +346,8 @@ def _decode_node(record: bytes, path: str, where: str, node_hash: Any) -> tuple:
     return tuple(node)
 
 
-def _where(kind: str, version: bytes, path: str) -> str:
-    return f"state tree: {kind} (version {int.from_bytes(version, 'big')}, path {path!r})"
+def _where(label: str, kind: str, version: bytes, path: str) -> str:
+    return f"{label}: {kind} (version {int.from_bytes(version, 'big')}, path {path!r})"
 
 
 # -- the tree ---------------------------------------------------------------------------
@@ -360,9 +360,14 @@ class StateTree:
     implemented (see the module docstring for how it would fit).
     """
 
-    def __init__(self, db: Any, suite: CryptoSuite, cache_nodes: int = DEFAULT_CACHE_NODES) -> None:
-        """``db`` is a plyvel DB or prefixed DB (the store passes ``prefixed_db(b"s/")``)."""
+    def __init__(
+        self, db: Any, suite: CryptoSuite, cache_nodes: int = DEFAULT_CACHE_NODES,
+        label: str = "state tree",
+    ) -> None:
+        """``db`` is a plyvel DB or prefixed DB (the store passes ``prefixed_db(b"s/")``);
+        ``label`` starts every error message, so an operator reads which database is hurt."""
         self._db = db
+        self.label = label
         self._suite = suite
         self._hash_leaf = suite.hasher(TAG_STATE_LEAF)
         self._hash_node = suite.hasher(TAG_STATE_NODE)
@@ -386,11 +391,11 @@ class StateTree:
             ) as records:
                 record = next(records, None)
         except _DB_ERRORS as exc:
-            raise StorageError(f"state tree: reading the value history failed: {exc}") from None
+            raise StorageError(f"{self.label}: reading the value history failed: {exc}") from None
         if record is None or record == _DELETED:
             return None
         if record[:1] != _PRESENT:
-            raise CorruptStoreError(f"state tree: value record of {key[:40]!r} is malformed")
+            raise CorruptStoreError(f"{self.label}: value record of {key[:40]!r} is malformed")
         return record[1:]
 
     def prove(self, key: bytes, version: int) -> StateProof:
@@ -469,7 +474,7 @@ class StateTree:
             for key, value in update.puts.items():
                 put(key, value)
         except _DB_ERRORS as exc:
-            message = f"state tree: adding version {update.version} failed: {exc}"
+            message = f"{self.label}: adding version {update.version} failed: {exc}"
             raise StorageError(message) from None
         cache = self._cache
         pop = cache.pop
@@ -486,7 +491,7 @@ class StateTree:
         if record is None:
             if version == 0:
                 return None
-            raise StorageError(f"state tree: version {version} was never written")
+            raise StorageError(f"{self.label}: version {version} was never written")
         if record == _EMPTY_ROOT:
             return None
         if len(record) == 41 and record[0] == _INTERNAL:
@@ -494,7 +499,7 @@ class StateTree:
         if len(record) == 65 and record[0] == _LEAF:
             leaf_hash = self._hash_leaf(record[1:])
             return (record[1:] + leaf_hash, leaf_hash, True)
-        raise CorruptStoreError(f"state tree: root record of version {version} is malformed")
+        raise CorruptStoreError(f"{self.label}: root record of version {version} is malformed")
 
     def _root_written(self, version: int) -> bool:
         return self._read(_ROOT + _ver(version)) is not None
@@ -507,7 +512,7 @@ class StateTree:
         return node
 
     def _load(self, key: bytes, version: bytes, path: str) -> tuple:
-        where = _where("internal node", version, path)
+        where = _where(self.label, "internal node", version, path)
         record = self._read(key)
         if record is None:
             raise CorruptStoreError(f"{where} is missing")
@@ -533,7 +538,7 @@ class StateTree:
         try:
             return self._db.get(key)
         except _DB_ERRORS as exc:
-            raise StorageError(f"state tree: read failed: {exc}") from None
+            raise StorageError(f"{self.label}: read failed: {exc}") from None
 
 
 @contextmanager

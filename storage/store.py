@@ -93,7 +93,7 @@ class Store:
         self._db = db
         self.path = path
         self.suite = suite
-        self.tree = StateTree(db.prefixed_db(b"s/"), suite)
+        self.tree = StateTree(db.prefixed_db(b"s/"), suite, label=f"{path}: state tree")
         self.state = StateSnapshot(db, path)
         self._head = self._read_head()
 

@@ -102,6 +102,22 @@ def test_corrupt_table_file_is_refused_with_its_directory(tmp_path):
     assert str(path) in str(err.value)
 
 
+def test_a_damaged_state_tree_node_names_the_database(tmp_path):
+    path = tmp_path / "db"
+    store = open_store(path)
+    ensure_genesis(store)
+    commit_puts(store, {b"k%d" % j: b"v" for j in range(200)})
+    tree_db = store._db.prefixed_db(b"s/")
+    node_key = min((key for key, _ in tree_db.iterator(prefix=b"n")), key=len)
+    value = bytearray(tree_db.get(node_key))
+    value[-1] ^= 0xFF
+    tree_db.put(node_key, bytes(value))
+    store.tree._cache.clear()
+    with pytest.raises(CorruptStoreError) as err:
+        store.tree.prove(b"k1", store.head.height)
+    assert str(path) in str(err.value) and "fails its checksum" in str(err.value)
+
+
 def _recomputed_root(store: Store, tmp: Path) -> bytes:
     scratch = plyvel.DB(str(tmp), create_if_missing=True)
     tree = StateTree(scratch, SUITE)

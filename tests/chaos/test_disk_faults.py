@@ -119,7 +119,7 @@ def says_corrupt(tail: str, damaged: Path) -> bool:
 
     Wanted: the file, or for LevelDB (which cannot always tell which table
     broke) the data directory. Accepted for now: the state tree's own
-    checksum error ("state tree: internal node ... fails its checksum"),
+    checksum error ("<data dir>: state tree: internal node ... fails its checksum"),
     which names neither — reported, to be fixed in ``storage``.
     """
     lower = tail.lower()
