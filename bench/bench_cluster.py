@@ -264,6 +264,7 @@ async def run(
     record_txs: int,
     latency_s: float,
     suite: str = "ed25519-sha256",
+    latency_rate: float = 0,
 ) -> dict:
     global SUITE
     SUITE = get_suite(suite)
@@ -281,13 +282,15 @@ async def run(
             suite=suite,
         )
         try:
-            return await _measure(cluster, validators, single_txs, record_txs, latency_s)
+            return await _measure(
+                cluster, validators, single_txs, record_txs, latency_s, latency_rate)
         finally:
             cluster.stop_all()
 
 
 async def _measure(
-    cluster: Any, validators: int, single_txs: int, record_txs: int, latency_s: float
+    cluster: Any, validators: int, single_txs: int, record_txs: int, latency_s: float,
+    latency_rate: float = 0,
 ) -> dict:
     from chain.genesis import load_genesis
 
@@ -312,7 +315,8 @@ async def _measure(
                 record_rate = 100 * await throughput(clients, watcher, batches, "100-session txs")
             if latency_s > 0:
                 head = (await clients[0].status())["height"]
-                p50, p99 = await latency(clients, watcher, plan, head, tx_rate / 2, latency_s)
+                rate = latency_rate or tx_rate / 2
+                p50, p99 = await latency(clients, watcher, plan, head, rate, latency_s)
     finally:
         for c in clients:
             await c.__aexit__()
@@ -337,11 +341,14 @@ def main() -> None:
     parser.add_argument("--txs", type=int, default=20_000, help="single-session txs per run")
     parser.add_argument("--record-txs", type=int, default=400, help="100-session txs per run")
     parser.add_argument("--latency-seconds", type=float, default=15)
+    parser.add_argument("--latency-rate", type=float, default=0,
+                        help="tx/s offered for latency (default: half the measured tx/s)")
     parser.add_argument("--suite", default="ed25519-sha256", help="crypto suite of the network")
     args = parser.parse_args()
     results = []
     for n in (int(v) for v in args.validators.split(",")):
-        result = asyncio.run(run(n, args.txs, args.record_txs, args.latency_seconds, args.suite))
+        result = asyncio.run(run(n, args.txs, args.record_txs, args.latency_seconds, args.suite,
+                                 args.latency_rate))
         log(json.dumps(result))
         results.append(result)
     summary = dict(results[0])

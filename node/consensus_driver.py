@@ -9,9 +9,14 @@ fsynced once before the next ``Send``/``Broadcast`` — one sync per burst,
 never a vote on the wire that is not on disk.
 
 ``BuildProposal`` is answered after a short wait that lets txs accumulate:
-as soon as ``block_interval_ms`` has passed with txs pending, or after
-``idle_block_ms`` with none (an empty block keeps the replicas' progress
-timers quiet; it must stay below the base timeout).
+once ``block_interval_ms`` has passed *since the previous height began* with
+txs pending, or ``IDLE_BLOCK_MS`` with none (an empty block keeps the
+replicas' progress timers quiet; it must stay below the base timeout).
+Counting from the previous height's start, not from this one's, paces
+proposals at most one per interval without adding the interval to every
+height: under load a height takes longer than the interval anyway, so the
+next block is proposed at once and carries what arrived meanwhile; a tx
+then waits for about one height, not one height plus the interval.
 
 Catch-up requests are served by the replica itself from our store (it gets a
 ``BlockSource``); catch-up responses are verified by the replica against the
@@ -125,6 +130,7 @@ class ConsensusDriver:
         self._queue: deque[Action] = deque()
         self._dirty = False
         self._proposal: asyncio.Task[None] | None = None
+        self._height_started = (0.0, 0.0)  # monotonic starts of the previous and this height
         self._tasks: list[asyncio.Task[None]] = []
         self.evidence: list[dict[str, Any]] = []
         self.byzantine = Byzantine.from_env(node.suite, node.chain_id, node.signer)
@@ -268,6 +274,7 @@ class ConsensusDriver:
     def _commit(self, action: Commit) -> list[Action]:
         crashpoints.hit("before_apply")
         execution = self.node.executor.commit(action.block, action.certificate)
+        self._height_started = (self._height_started[1] or time.monotonic(), time.monotonic())
         self._prune_wal(action.block.header.height)
         self.node.on_committed(execution)
         crashpoints.hit("after_apply")
@@ -332,12 +339,17 @@ class ConsensusDriver:
 
     async def _propose(self, action: BuildProposal) -> None:
         node = self.node
-        waited_ms, step_ms = 0, 10
-        # With txs pending, wait ``block_interval_ms`` so a block carries many;
-        # with none, propose an empty block after ``IDLE_BLOCK_MS``.
-        while waited_ms < (node.config.block_interval_ms if len(node.mempool) else IDLE_BLOCK_MS):
-            await asyncio.sleep(step_ms / 1000)
-            waited_ms += step_ms
+        now = time.monotonic()
+        # Pace from the start of the previous height (see the module docstring);
+        # the empty-block wait counts from now, so an idle chain stays quiet.
+        anchor = self._height_started[0] if self._height_started[1] else now
+        busy_at = anchor + node.config.block_interval_ms / 1000
+        idle_at = now + IDLE_BLOCK_MS / 1000
+        while True:
+            now = time.monotonic()
+            if now >= (busy_at if len(node.mempool) else idle_at):
+                break
+            await asyncio.sleep(0.01)
         if node.store.head.height + 1 != action.height:
             return  # the height moved on (catch-up) while we waited
         batch = node.mempool.take(node.config.max_block_txs, node.config.max_block_bytes)
