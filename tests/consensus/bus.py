@@ -142,3 +142,14 @@ class Bus:
 
     def heights(self) -> list[int]:
         return [app.height for app in self.apps]
+
+    def run_without(self, absent: int, height: int, rounds: int = 40) -> None:
+        """Everyone but ``absent`` reaches ``height`` (timers fire where it is primary)."""
+        self.max_height = height
+        self.down.add(absent)
+        self.start()
+        self.deliver_all()
+        for step in range(1, rounds):
+            if min(h for i, h in enumerate(self.heights()) if i != absent) >= height:
+                break
+            self.tick(step * 20_000)

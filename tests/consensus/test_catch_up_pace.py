@@ -6,21 +6,9 @@ from consensus import Config, RequestCatchUp
 from tests.consensus.bus import Bus
 
 
-def _run_without(bus: Bus, absent: int, height: int) -> None:
-    """The others reach ``height`` (with view changes where ``absent`` is primary)."""
-    bus.max_height = height
-    bus.down.add(absent)
-    bus.start()
-    bus.deliver_all()
-    for step in range(1, 40):
-        if min(h for i, h in enumerate(bus.heights()) if i != absent) >= height:
-            break
-        bus.tick(step * 20_000)
-
-
 def test_far_behind_replica_asks_for_the_next_batch_as_soon_as_one_is_applied():
     bus = Bus(4, Config(base_timeout_ms=1000, max_timeout_ms=8000, catch_up_batch=2))
-    _run_without(bus, 3, 9)
+    bus.run_without(3, 9)
     assert min(bus.heights()[:3]) >= 9
     bus.down.discard(3)
     bus.perform(3, bus.replicas[3].start(bus.now))
@@ -33,7 +21,7 @@ def test_far_behind_replica_asks_for_the_next_batch_as_soon_as_one_is_applied():
 
 def test_a_caught_up_replica_stops_asking():
     bus = Bus(4, Config(base_timeout_ms=1000, max_timeout_ms=8000, catch_up_batch=64))
-    _run_without(bus, 3, 4)
+    bus.run_without(3, 4)
     bus.down.discard(3)
     bus.perform(3, bus.replicas[3].start(bus.now))
     bus.deliver_all()

@@ -305,20 +305,9 @@ def test_restart_keeps_the_view_it_asked_for():
 # ------------------------------------------------------------ catch-up
 
 
-def _run_without(bus: Bus, absent: int, height: int) -> None:
-    bus.max_height = height
-    bus.down.add(absent)
-    bus.start()
-    bus.deliver_all()
-    for step in range(1, 8):
-        if min(h for i, h in enumerate(bus.heights()) if i != absent) >= height:
-            break
-        bus.tick(step * 20_000)
-
-
 def test_lagging_replica_catches_up_on_certified_blocks():
     bus = Bus(4)
-    _run_without(bus, 3, 5)
+    bus.run_without(3, 5)
     assert bus.heights()[:3] == [5, 5, 5]
     bus.down.discard(3)
     actions = bus.replicas[3].start(bus.now)
@@ -331,7 +320,7 @@ def test_lagging_replica_catches_up_on_certified_blocks():
 
 def test_catch_up_rejects_blocks_without_a_full_certificate():
     bus = Bus(4)
-    _run_without(bus, 3, 2)
+    bus.run_without(3, 2)
     item = bus.apps[0].chain[0]
     cert = item.certificate
     weak = build_certificate(bus.valset, 1, cert.view, cert.block_hash, {
