@@ -21,8 +21,10 @@ The interface the node uses:
     and leaves only its ``txseen`` marker; ``learning.record_sessions`` is
     accepted with one ``learning.session_credited`` or
     ``learning.session_rejected`` event per session.
-``execute_block(state, ctx, [(tx, tx_hash), ...]) -> [Receipt]``
+``execute_block(state, ctx, [(tx, tx_hash), ...], parsed=None) -> [Receipt]``
     All txs in order, then the end-of-block step (validator changes fall due).
+    ``parsed(tx_hash)`` may return the body ``parse_body`` gave at admission (or
+    None), so a node parses each body once; the outcome is the same without it.
 ``check_tx(state, tx, tx_hash, next_height) -> str | None``
     The mempool's admission check: replay window, seen-once, permission and
     body schema (not the action's rules). ``state`` may be any ``StateReader``.

@@ -8,6 +8,15 @@ never be replayed into acceptance later) and a receipt whose code is stable
 and whose one ``error`` event carries the message. A tx refused by the replay
 checks writes nothing at all. Bugs (``InternalError`` or anything unexpected)
 propagate: a node must stop rather than diverge.
+
+Parsing a body once per node: ``execute_block`` may be given ``parsed``, a
+lookup from tx hash to the body its caller parsed at admission (the node keeps
+it with the mempool entry). ``parse_body`` is a pure function of (kind, body)
+and the tx hash covers both, so a body found there is the body ``parse_body``
+would return, and the receipts and state are the same with or without it; a
+found object that is not of the kind's body type is ignored and the body
+parsed again. Only successful parses are ever handed in: a body that failed to
+parse is parsed (and refused) here again, with the same code and message.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from contracts import enrolment, learning, registry, settlement
 from contracts import errors as E
 from contracts.context import BlockContext, Call
 from contracts.errors import ContractError, require, require_found
-from contracts.kinds import parse_body
+from contracts.kinds import BODIES, parse_body
 from contracts.model import Expiry, txseen_key
 from contracts.permissions import check_permission, get_sender_actor
 from contracts.state import Overlay, StateReader
@@ -29,6 +38,8 @@ from contracts.state import Overlay, StateReader
 __all__ = ["HANDLERS", "check_tx", "execute_block", "execute_tx"]
 
 Handler = Callable[[Overlay, Call, Any], list[Event]]
+ParsedBodies = Callable[[bytes], object | None]
+"""tx hash -> the body parsed at admission, or None (see the module docstring)."""
 
 HANDLERS: dict[str, Handler] = {
     "registry.register_actor": registry.process_register_actor,
@@ -76,18 +87,33 @@ def require_fresh(state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes) -> 
             "this tx was included before")
 
 
-def process_tx(state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes) -> list[Event]:
+def get_body(tx: Tx, parsed: object | None) -> Record:
+    """``parsed`` when it is a body of ``tx.kind``'s type, else ``parse_body`` of the tx."""
+    cls = BODIES.get(tx.kind)
+    if cls is not None and isinstance(parsed, cls):
+        return parsed
+    return parse_body(tx.kind, tx.body)
+
+
+def process_tx(
+    state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes, parsed: object | None = None
+) -> list[Event]:
     """Permission, body schema, action: raises ``ContractError`` on any broken rule."""
     problem = check_permission(state, tx)
     require(problem is None, problem or "", f"sender may not send {tx.kind}")
-    body: Record = parse_body(tx.kind, tx.body)
+    body = get_body(tx, parsed)
     actor = require_found(get_sender_actor(state, tx.sender), E.UNKNOWN_SENDER, "no such key")
     call = Call(ctx, actor, tx.sender, tx_hash)
     return HANDLERS[tx.kind](state, call, body)
 
 
-def execute_tx(state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes) -> Receipt:
-    """Apply one tx to ``state``; a rejection leaves only the tx's replay marker."""
+def execute_tx(
+    state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes, parsed: object | None = None
+) -> Receipt:
+    """Apply one tx to ``state``; a rejection leaves only the tx's replay marker.
+
+    ``parsed``: the tx's body as parsed at admission, if known (saves parsing it again).
+    """
     try:
         require_fresh(state, ctx, tx, tx_hash)
     except ContractError as exc:
@@ -95,7 +121,7 @@ def execute_tx(state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes) -> Rec
     state.put(txseen_key(tx_hash), Expiry(tx.expires))
     child = state.child()
     try:
-        events = process_tx(child, ctx, tx, tx_hash)
+        events = process_tx(child, ctx, tx, tx_hash, parsed)
     except ContractError as exc:
         return rejected(exc.code, exc.message)
     child.merge_into_parent()
@@ -120,9 +146,21 @@ def check_tx(
 
 
 def execute_block(
-    state: Overlay, ctx: BlockContext, txs: list[tuple[Tx, bytes]]
+    state: Overlay,
+    ctx: BlockContext,
+    txs: list[tuple[Tx, bytes]],
+    parsed: ParsedBodies | None = None,
 ) -> list[Receipt]:
-    """Apply a block's txs in order, then the end-of-block step (validator changes)."""
-    receipts = [execute_tx(state, ctx, tx, tx_hash) for tx, tx_hash in txs]
+    """Apply a block's txs in order, then the end-of-block step (validator changes).
+
+    ``parsed`` looks up bodies parsed at admission by tx hash; the result is the same
+    with or without it (see the module docstring).
+    """
+    lookup = parsed or _no_body
+    receipts = [execute_tx(state, ctx, tx, h, lookup(h)) for tx, h in txs]
     registry.on_end_block(state, ctx)
     return receipts
+
+
+def _no_body(tx_hash: bytes) -> None:
+    return None

@@ -91,7 +91,9 @@ def compute_face_checked_seconds(
 ) -> Seconds:
     """Seconds from ``start`` covered by passed face checks at most ``interval_s`` apart."""
     anchor = None
-    for t in sorted(t for t in passed_times if start <= t <= end):
+    inside = [t for t in passed_times if start <= t <= end]
+    inside.sort()
+    for t in inside:
         if t - (start if anchor is None else anchor) > interval_s:
             break
         anchor = t
@@ -181,8 +183,12 @@ def on_evidence(state: Overlay, class_id: str, trainee: bytes, ref: bytes) -> No
 
 
 def compute_study_days(days: tuple[int, ...], start: int, end: int) -> tuple[int, ...]:
+    """``days`` (sorted, distinct) with the CST days [start, end) touches."""
+    new = compute_days(start, end)
+    if not days or days[-1] < new.start:  # the usual case: a later day than any before
+        return days + tuple(new)
     touched = set(days)
-    touched.update(compute_days(start, end))
+    touched.update(new)
     return days if len(touched) == len(days) else tuple(sorted(touched))
 
 

@@ -97,17 +97,19 @@ class Overlay:
     # -- records ----------------------------------------------------------------
     def get_record(self, key: bytes, cls: type[R]) -> R | None:
         """The record at ``key`` decoded as ``cls``, or None when absent."""
-        value = self._writes.get(key, _MISSING)
-        if value is _MISSING:
-            base = self._base
-            if isinstance(base, Overlay):
-                return base.get_record(key, cls)
-            cached = self._cache.get(key, _MISSING)
-            if cached is not _MISSING:
-                return cached  # type: ignore[return-value]
-            found = _decode_record(key, base.get(key), cls)
-            self._cache[key] = found
-            return found
+        overlay = self
+        value = overlay._writes.get(key, _MISSING)
+        while value is _MISSING:  # down the stack of overlays (a tx's child, the block's)
+            base = overlay._base
+            if not isinstance(base, Overlay):
+                cached = overlay._cache.get(key, _MISSING)
+                if cached is not _MISSING:
+                    return cached  # type: ignore[return-value]
+                found = _decode_record(key, base.get(key), cls)
+                overlay._cache[key] = found
+                return found
+            overlay = base
+            value = overlay._writes.get(key, _MISSING)
         if value is None or isinstance(value, Record):
             return value  # type: ignore[return-value]
         return _decode_record(key, value, cls)  # type: ignore[arg-type]

@@ -50,6 +50,9 @@ class NodeConfig(BaseModel):
     max_block_bytes: Annotated[int, Field(ge=64 * 1024, le=4 * 1024 * 1024)] = 1024 * 1024
     """A NEW-VIEW carries up to 2f+1 prepared blocks and must stay under the
     16 MiB message limit for 12 validators: 1 MiB blocks keep it there."""
+    preview_proposals: bool = True
+    """Announce a block's txs before executing it, so replicas execute them at the
+    same time (``node.consensus_driver``); off only to compare or to debug."""
     rpc_rate_per_s: Annotated[int, Field(ge=1)] = 5_000
     mempool_max_txs: Annotated[int, Field(ge=100)] = 100_000
 

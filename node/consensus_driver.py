@@ -18,6 +18,20 @@ height: under load a height takes longer than the interval anyway, so the
 next block is proposed at once and carries what arrived meanwhile; a tx
 then waits for about one height, not one height plus the interval.
 
+Proposal previews. Executing a block is most of a height's work, and
+"execute, then vote" puts the replicas' execution after the primary's: on a
+machine where validators share cores, one core idles while the primary
+executes. So the primary, once it has picked its txs and the block time,
+first flushes its pending gossip and sends each replica a *preview* — link
+frame ``["p", [height, view, time, [tx hash, ...]]]`` — and only then
+executes. A replica that holds all those txs executes them at once
+(``Executor.speculate``), and verifying the proposal when it comes costs
+only the checks. A preview is a hint, never a vote: it is taken only from the
+primary of the replica's current (height, view), once per (height, view),
+and a preview that does not match the proposal wastes one execution and
+changes nothing (``verify`` re-executes). The replica admits the gossip
+queued before the preview first, so it usually holds every tx.
+
 Catch-up requests are served by the replica itself from our store (it gets a
 ``BlockSource``); catch-up responses are verified by the replica against the
 validator set of each height before a ``Commit`` reaches us.
@@ -53,6 +67,7 @@ from consensus.actions import (
     VerifyBlock,
 )
 from consensus.messages import CertifiedBlock, Message, decode_message, encode_message
+from consensus.proposals import is_primary_of
 from consensus.replica import Replica
 from node import crashpoints
 from node.byzantine import Byzantine
@@ -71,6 +86,8 @@ TICK_S = 0.01
 IDLE_BLOCK_MS = 1_000
 WAL_PRUNE_EVERY = 200
 WAL_PRUNE_BYTES = 64 * 1024 * 1024
+MAX_PREVIEW_TXS = 100_000
+"""Tx hashes a preview may list (the largest ``max_block_txs`` a config allows)."""
 CONSENSUS_CONFIG = Config(base_timeout_ms=3_000, max_timeout_ms=30_000, catch_up_batch=64)
 
 
@@ -131,6 +148,7 @@ class ConsensusDriver:
         self._dirty = False
         self._proposal: asyncio.Task[None] | None = None
         self._height_started = (0.0, 0.0)  # monotonic starts of the previous and this height
+        self._previewed = (-1, -1)  # the last (height, view) a preview was acted on
         self._tasks: list[asyncio.Task[None]] = []
         self.evidence: list[dict[str, Any]] = []
         self.byzantine = Byzantine.from_env(node.suite, node.chain_id, node.signer)
@@ -181,6 +199,8 @@ class ConsensusDriver:
         kind, body = value
         if kind == "t":
             self.node.on_gossip(body)
+        elif kind == "p":
+            self._on_preview(sender, body)
         elif kind == "c" and isinstance(body, bytes):
             try:
                 message = decode_message(body)
@@ -188,6 +208,32 @@ class ConsensusDriver:
                 log.warning("garbage consensus message from %s: %s", sender.hex()[:12], exc)
                 return
             self._perform(self.replica.on_message(sender, message))
+
+    def _on_preview(self, sender: bytes, body: Value) -> None:
+        """Execute the txs the primary is about to propose (see the module docstring)."""
+        if not (isinstance(body, list) and len(body) == 4 and isinstance(body[3], list)):
+            return
+        height, view, time_s, hashes = body
+        node = self.node
+        if (
+            type(height) is not int
+            or type(view) is not int
+            or type(time_s) is not int
+            or (height, view) != (node.store.head.height + 1, self.replica.view)
+            or (height, view) == self._previewed
+            or not 0 < len(hashes) <= MAX_PREVIEW_TXS
+            or not is_primary_of(node.executor.validator_set(), height, view, sender)
+        ):
+            return
+        node.admit_gossip_now()
+        txs = []
+        for digest in hashes:
+            tx = node.mempool.get(digest) if type(digest) is bytes else None
+            if tx is None:
+                return  # not all here: verify the proposal the usual way
+            txs.append((tx, digest))
+        self._previewed = (height, view)
+        node.executor.speculate(height, time_s, sender, txs)
 
     async def _tick_loop(self) -> None:
         # The replica reads time only from ticks, and computes every deadline
@@ -353,9 +399,16 @@ class ConsensusDriver:
         if node.store.head.height + 1 != action.height:
             return  # the height moved on (catch-up) while we waited
         batch = node.mempool.take(node.config.max_block_txs, node.config.max_block_bytes)
-        execution = node.executor.propose(
-            action.view, int(time.time()), node.signer.public_key, batch
-        )
+        time_s = max(int(time.time()), node.executor.parent_time())
+        if batch and node.config.preview_proposals:
+            node.flush_gossip()  # the replicas get our txs before the preview that lists them
+            self.links.broadcast(["p", [action.height, action.view, time_s,
+                                        [digest for _, digest in batch]]])
+            await asyncio.sleep(0)  # let the link pumps send it before we execute
+            await asyncio.sleep(0)
+            if node.store.head.height + 1 != action.height:
+                return
+        execution = node.executor.propose(action.view, time_s, node.signer.public_key, batch)
         self._perform(self.replica.on_proposal_ready(execution.block))
 
     def _track_view(self) -> None:

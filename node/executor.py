@@ -17,14 +17,33 @@ Consensus never touches state; it asks the executor three things:
 The auditor's replay runs the same ``verify`` + ``commit`` path block after
 block, trusting only genesis: there is one definition of "executing a block".
 
+**speculate** — a replica may execute the primary's txs *before* the
+proposal arrives, from the primary's preview (see ``node.consensus_driver``),
+while the primary executes the same txs: on a machine where validators share
+cores, proposing and verifying then overlap instead of following each other.
+Executing a block is a pure function of the parent state, the block context
+(height, time, proposer) and the ordered txs, and a tx hash covers every tx
+field but the signature; so when ``verify`` meets a block with that parent,
+context and those tx hashes, it takes the speculative receipts and state
+update instead of executing again. Everything else ``verify`` checks is
+checked as before (header rules, tx root, every signature, receipts root,
+state root): a speculation can save work, never change a verdict. One
+speculative result is kept at a time.
+
 The validator set for height h is fixed by the state after h-1, so after each
 commit the executor reads the set for the next height from the new state.
+
+Each tx body is parsed once per node: ``parsed_bodies`` (set by the node to
+the mempool's ``parsed_body``) finds the body parsed at admission by tx hash,
+for proposals and for verified blocks alike; txs not in the pool (a block
+caught up from a peer, the auditor's replay) are parsed during execution. The
+outcome is the same either way (see ``contracts.execute``).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import contracts
@@ -44,6 +63,16 @@ MAX_FUTURE_DRIFT_S = 30
 """A proposal may not claim a time more than this far past the verifier's clock."""
 
 
+Changes = dict[bytes, bytes | None]
+
+
+def _speculation_key(
+    parent: bytes, height: int, time_s: int, proposer: bytes, hashes: list[bytes]
+) -> tuple[object, ...]:
+    """What a block's execution depends on besides the parent state (see ``speculate``)."""
+    return (parent, height, time_s, proposer, b"".join(hashes))
+
+
 class BlockRejected(InputError):
     """A proposed or fetched block that this node will not vote for or apply."""
 
@@ -58,7 +87,7 @@ class Execution:
     block_hash: bytes
     tx_hashes: list[bytes]
     receipts: list[Receipt]
-    changes: dict[bytes, bytes | None]
+    changes: Changes
     update: TreeUpdate
 
 
@@ -77,6 +106,11 @@ class Executor:
         self._valset_height = -1
         self._valset: ValidatorSet | None = None
         self._head_time: tuple[int, int] | None = None
+        self.parsed_bodies: Callable[[bytes], object | None] | None = None
+        self._speculation: tuple[tuple[object, ...], list[Receipt], Changes, TreeUpdate] | None
+        self._speculation = None
+        self.speculations = 0
+        self.speculation_hits = 0
 
     def _write_genesis(self, genesis_hash: bytes) -> None:
         overlay = contracts.Overlay(self.store.state)
@@ -152,8 +186,41 @@ class Executor:
         self, ctx: contracts.BlockContext, txs: Sequence[tuple[Tx, bytes]]
     ) -> tuple[list[Receipt], dict[bytes, bytes | None]]:
         overlay = contracts.Overlay(self.store.state)
-        receipts = contracts.execute_block(overlay, ctx, list(txs))
+        receipts = contracts.execute_block(overlay, ctx, list(txs), self.parsed_bodies)
         return receipts, overlay.changes()
+
+    # -- speculate -------------------------------------------------------------
+
+    def speculate(
+        self, height: int, time_s: int, proposer: bytes, txs: Sequence[tuple[Tx, bytes]]
+    ) -> bool:
+        """Execute ``txs`` as the block (height, time, proposer) on the head, ahead of
+        its proposal, and keep the outcome for ``verify``; False when the head is not
+        that block's parent (nothing is executed)."""
+        head = self.head
+        if height != head.height + 1 or time_s < self.parent_time():
+            return False
+        ctx = contracts.BlockContext(height, time_s, proposer)
+        receipts, changes = self._run(ctx, txs)
+        update = self.store.tree.compute(head.height, height, changes)
+        key = _speculation_key(head.block_hash, height, time_s, proposer, [d for _, d in txs])
+        self._speculation = (key, receipts, changes, update)
+        self.speculations += 1
+        return True
+
+    def _speculated(
+        self, header: BlockHeader, hashes: list[bytes]
+    ) -> tuple[list[Receipt], Changes, TreeUpdate] | None:
+        """The speculative outcome for exactly this block's parent, context and txs."""
+        speculation, self._speculation = self._speculation, None
+        if speculation is None:
+            return None
+        key = _speculation_key(header.parent_hash, header.height, header.time, header.proposer,
+                               hashes)
+        if speculation[0] != key or header.parent_hash != self.head.block_hash:
+            return None
+        self.speculation_hits += 1
+        return speculation[1], speculation[2], speculation[3]
 
     # -- verify ----------------------------------------------------------------
 
@@ -172,11 +239,16 @@ class Executor:
         for tx, tx_id in zip(block.txs, hashes, strict=True):
             if tx.chain_id != self.chain_id or not self.signatures.check(tx, tx_id):
                 raise BlockRejected(f"height {header.height}: tx {tx_id.hex()} has a bad signature")
-        ctx = contracts.BlockContext(header.height, header.time, header.proposer)
-        receipts, changes = self._run(ctx, list(zip(block.txs, hashes, strict=True)))
+        speculated = self._speculated(header, hashes)
+        if speculated is None:
+            ctx = contracts.BlockContext(header.height, header.time, header.proposer)
+            receipts, changes = self._run(ctx, list(zip(block.txs, hashes, strict=True)))
+        else:
+            receipts, changes, update = speculated
         if receipts_root(self.suite, receipts) != header.receipts_root:
             raise BlockRejected(f"height {header.height}: receipts root differs after re-execution")
-        update = self.store.tree.compute(self.head.height, header.height, changes)
+        if speculated is None:
+            update = self.store.tree.compute(self.head.height, header.height, changes)
         if update.root != header.state_root:
             raise BlockRejected(f"height {header.height}: state root differs after re-execution")
         return self._remember(Execution(block, digest, hashes, receipts, changes, update))
@@ -234,4 +306,5 @@ class Executor:
         crashpoints.hit("after_block_write")
         self._head_time = (block.header.height, block.header.time)
         self._verified.clear()
+        self._speculation = None
         return execution

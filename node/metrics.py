@@ -22,6 +22,8 @@ class Metrics:
     peers_connected: int = 0
     signatures_verified: int = 0
     evidence: int = 0
+    speculations: int = 0
+    speculation_hits: int = 0
     committed: Counter[tuple[str, str]] = field(default_factory=Counter)
     latency_buckets: list[int] = field(default_factory=lambda: [0] * (len(_LATENCY_BUCKETS_MS) + 1))
     latency_sum_ms: float = 0.0
@@ -51,6 +53,16 @@ class Metrics:
                 "skillchain_signatures_verified_total",
                 self.signatures_verified,
                 "Tx signatures verified.",
+            ),
+            (
+                "skillchain_speculations_total",
+                self.speculations,
+                "Blocks executed ahead of their proposal, from the primary's preview.",
+            ),
+            (
+                "skillchain_speculation_hits_total",
+                self.speculation_hits,
+                "Proposals verified without executing again (their preview matched).",
             ),
             (
                 "skillchain_evidence_total",

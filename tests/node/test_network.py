@@ -63,6 +63,15 @@ def test_commits_and_agrees(net):
             assert get(url, f"/v1/txs/{digest}")["status"] in ("committed", "pending")
     net.wait_height(node_status(net.urls[1])["height"])
     assert_agreement(net, range(4))
+    # Replicas executed proposals ahead, from the primaries' previews, and verified
+    # them without executing again (node.executor.speculate).
+    assert sum(metric(url, "skillchain_speculation_hits_total") for url in net.urls) > 0
+
+
+def metric(url: str, name: str) -> int:
+    with urllib.request.urlopen(url + "/metrics", timeout=30) as answer:
+        text = answer.read().decode()
+    return int(next(line.split()[1] for line in text.splitlines() if line.startswith(name + " ")))
 
 
 def test_killed_validator_catches_up_and_rejoins(net):
