@@ -8,6 +8,26 @@ peer's fault, never an exception from deep inside our code.
 Field types are read from the annotations once, when the class is decorated,
 and compiled into small checker functions, so decoding costs a few function
 calls per field rather than any reflection.
+
+Kept encodings
+--------------
+A tx is ~40 KB of msgpack and a node needs its bytes many times: to hash it,
+to check its signature, and inside every block, journal record and message
+that carries it. Re-encoding means a Python walk over the whole body each
+time, so a record class may declare a ``_encoded`` field (``kept_encoding()``,
+not a wire field): the record's canonical bytes, set when it was decoded from
+them (``chain.codec.decode`` accepts only bytes equal to the re-encoding) or
+the first time it is encoded. A record that holds such records encodes by
+splicing their kept bytes into its own array (msgpack writes a list as its
+header followed by its items' encodings), so ``encode`` returns exactly the
+bytes of the generic ``encode(to_wire())``. ``dataclasses.replace`` and the
+constructor never copy a kept encoding (the field is ``init=False``), so a
+record whose fields and kept bytes disagree cannot be built.
+
+One difference from the generic path, by design: a spliced encoding does not
+re-check the nesting depth of a kept record inside its container, so a record
+too deep for ``chain.codec.MAX_DEPTH`` encodes instead of raising
+``TypeError``; every decoder still refuses it.
 """
 
 from __future__ import annotations
@@ -18,10 +38,19 @@ import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
+import msgpack
+
 from chain.codec import Value, decode, encode
 from chain.errors import DecodeError
 
-__all__ = ["Bytes32", "Record", "record"]
+__all__ = [
+    "Bytes32",
+    "Record",
+    "array_header",
+    "keep_encodings",
+    "kept_encoding",
+    "record",
+]
 
 T = TypeVar("T", bound="Record")
 
@@ -32,6 +61,14 @@ class Bytes32(bytes):
 
 Checker = Callable[[Value], Any]
 
+_PLAIN, _NESTED, _NESTED_TUPLE = 0, 1, 2
+"""How a field encodes: generically, or by splicing a record (or a tuple of them)."""
+
+
+def kept_encoding() -> Any:
+    """Declare a record's ``_encoded`` slot: its canonical bytes, never a wire field."""
+    return dataclasses.field(default=None, init=False, repr=False, compare=False)
+
 
 class Record:
     """Base of every wire record; subclasses are made with ``@record``."""
@@ -40,14 +77,35 @@ class Record:
     _fields: ClassVar[tuple[str, ...]] = ()
     _checkers: ClassVar[tuple[Checker, ...]] = ()
     _has_check: ClassVar[bool] = False
+    _keeps_encoding: ClassVar[bool] = False
+    """The class has an ``_encoded`` slot holding its canonical bytes."""
+    _splices: ClassVar[bool] = False
+    """The class keeps its encoding or holds (through fields) records that do."""
+    _splices_fields: ClassVar[bool] = False
+    """Some field holds records that splice (so ``encode`` assembles parts)."""
+    _field_kinds: ClassVar[tuple[int, ...]] = ()
 
     def to_wire(self) -> list[Value]:
         """The record as nested lists, ready for ``encode``."""
         return [_to_wire(getattr(self, name)) for name in self._fields]
 
     def encode(self) -> bytes:
-        """Canonical bytes of the record."""
-        return encode(self.to_wire())
+        """Canonical bytes of the record (kept ones spliced in; see the module docstring)."""
+        if not self._splices:
+            return encode(self.to_wire())
+        if self._keeps_encoding:
+            kept: bytes | None = self._encoded  # type: ignore[attr-defined]
+            if kept is None:
+                kept = self.encode_fields(len(self._fields))
+                object.__setattr__(self, "_encoded", kept)
+            return kept
+        return self.encode_fields(len(self._fields))
+
+    def encode_fields(self, count: int) -> bytes:
+        """Canonical bytes of the list of the first ``count`` fields (for signed payloads)."""
+        if not self._splices_fields:
+            return encode(self.to_wire()[:count])
+        return _encode_fields(self, count)
 
     @classmethod
     def from_wire(cls: type[T], value: Value) -> T:
@@ -60,7 +118,75 @@ class Record:
     @classmethod
     def decode(cls: type[T], data: bytes) -> T:
         """Strictly decode canonical bytes into this record."""
-        return cls.from_wire(decode(data))
+        built = cls.from_wire(decode(data))
+        if cls._splices:
+            keep_encodings(built, data)
+        return built
+
+
+def array_header(count: int) -> bytes:
+    """The msgpack header of a list of ``count`` items (what ``encode`` writes)."""
+    if count < 16:
+        return bytes((0x90 | count,))
+    if count < 0x10000:
+        return b"\xdc" + count.to_bytes(2, "big")
+    return b"\xdd" + count.to_bytes(4, "big")
+
+
+def _encode_fields(rec: Record, count: int) -> bytes:
+    """``encode(rec.to_wire()[:count])``, with kept encodings spliced in."""
+    parts = [array_header(count)]
+    for name, kind in zip(rec._fields[:count], rec._field_kinds, strict=False):
+        value = getattr(rec, name)
+        if kind == _PLAIN or value is None:
+            parts.append(encode(_to_wire(value)))
+        elif kind == _NESTED:
+            parts.append(value.encode())
+        else:
+            parts.append(array_header(len(value)))
+            parts.extend([item.encode() for item in value])
+    return b"".join(parts)
+
+
+def keep_encodings(rec: Record, data: bytes, index: int | None = None) -> None:
+    """Give every kept-encoding record inside ``rec`` its slice of ``data``.
+
+    ``data`` is the canonical encoding ``rec`` was just decoded from, or, with
+    ``index``, of a list whose item ``index`` ``rec`` was decoded from (a
+    ``[kind, body]`` message). The walk follows the record's own structure and
+    skips everything else in C, so it costs a few calls per kept record.
+    """
+    if type(data) is not bytes:
+        data = bytes(data)
+    if index is None and rec._keeps_encoding:
+        object.__setattr__(rec, "_encoded", data)
+        return
+    unpacker = msgpack.Unpacker(max_buffer_size=max(len(data), 1))
+    unpacker.feed(data)
+    if index is not None:
+        unpacker.read_array_header()
+        for _ in range(index):
+            unpacker.skip()
+    _keep(rec, data, unpacker)
+
+
+def _keep(rec: Record, data: bytes, unpacker: msgpack.Unpacker) -> None:
+    if rec._keeps_encoding:
+        start = unpacker.tell()
+        unpacker.skip()
+        object.__setattr__(rec, "_encoded", data[start : unpacker.tell()])
+        return
+    unpacker.read_array_header()
+    for name, kind in zip(rec._fields, rec._field_kinds, strict=True):
+        value = getattr(rec, name)
+        if kind == _PLAIN or value is None:
+            unpacker.skip()
+        elif kind == _NESTED:
+            _keep(value, data, unpacker)
+        else:
+            unpacker.read_array_header()
+            for item in value:
+                _keep(item, data, unpacker)
 
 
 def _to_wire(value: Any) -> Value:
@@ -213,12 +339,36 @@ def _check_bytes32(value: Value) -> bytes:
     return value
 
 
+def _field_kind(annotation: Any) -> int:
+    """Whether a field of this type splices kept encodings (mirrors ``_checker_for``)."""
+    origin = typing.get_origin(annotation)
+    if origin is tuple:  # of records only: a None item would not splice
+        inner = typing.get_args(annotation)[0]
+        is_record = isinstance(inner, type) and issubclass(inner, Record)
+        return _NESTED_TUPLE if is_record and inner._splices else _PLAIN
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _field_kind(args[0])
+    if isinstance(annotation, type) and issubclass(annotation, Record) and annotation._splices:
+        return _NESTED
+    return _PLAIN
+
+
 def record(cls: type[T]) -> type[T]:
-    """Make ``cls`` a frozen slotted dataclass with a strict wire form."""
+    """Make ``cls`` a frozen slotted dataclass with a strict wire form.
+
+    Fields declared ``init=False`` (such as ``kept_encoding()``) are slots, not
+    wire fields.
+    """
     data_cls = dataclasses.dataclass(frozen=True, slots=True)(cls)
     hints = typing.get_type_hints(data_cls)
-    fields = tuple(f.name for f in dataclasses.fields(data_cls))
+    all_fields = dataclasses.fields(data_cls)
+    fields = tuple(f.name for f in all_fields if f.init)
     data_cls._fields = fields
     data_cls._checkers = tuple(_checker_for(hints[name]) for name in fields)
     data_cls._has_check = data_cls._check is not Record._check
+    data_cls._keeps_encoding = any(f.name == "_encoded" and not f.init for f in all_fields)
+    data_cls._field_kinds = tuple(_field_kind(hints[name]) for name in fields)
+    data_cls._splices_fields = any(kind != _PLAIN for kind in data_cls._field_kinds)
+    data_cls._splices = data_cls._keeps_encoding or data_cls._splices_fields
     return data_cls

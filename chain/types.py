@@ -18,12 +18,13 @@ Identity rules worth knowing:
 
 from __future__ import annotations
 
+from dataclasses import field
 from enum import IntEnum
 from typing import Any, NewType
 
 from chain.codec import Value, encode
 from chain.crypto import TAG_BLOCK, TAG_RECEIPT, TAG_TX, TAG_VOTE, CryptoSuite, Signer
-from chain.records import Bytes32, Record, record
+from chain.records import Bytes32, Record, kept_encoding, record
 
 __all__ = [
     "ZERO_HASH",
@@ -66,7 +67,16 @@ ZERO_HASH = bytes(32)
 
 @record
 class Tx(Record):
-    """A signed request from one actor: ``kind`` is ``"<contract>.<action>"``."""
+    """A signed request from one actor: ``kind`` is ``"<contract>.<action>"``.
+
+    ``_encoded`` and ``_hash`` are not wire fields but memos, because a tx of
+    tens of KB is needed as bytes, hashed and checked many times per node:
+    ``_encoded`` is the canonical encoding, kept from the bytes the tx was
+    decoded from or made on first use (see ``chain.records``); ``_hash`` is
+    ``(suite, tx_hash)`` from the first ``tx_hash``. Neither survives
+    ``dataclasses.replace`` or construction, so they cannot disagree with the
+    fields (a body is never mutated: txs are values).
+    """
 
     chain_id: str
     kind: str
@@ -75,23 +85,52 @@ class Tx(Record):
     expires: int
     body: Any
     signature: bytes
+    _encoded: bytes | None = kept_encoding()
+    _hash: tuple[CryptoSuite, bytes] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+
+def _bin_size(data: bytes) -> int:
+    """Bytes msgpack spends on ``data`` as a bin (bin 8, bin 16 or bin 32)."""
+    size = len(data)
+    return size + (2 if size < 0x100 else 3 if size < 0x10000 else 5)
 
 
 def tx_payload(tx: Tx) -> bytes:
-    """What a tx's signature and hash cover: every field but the signature."""
-    return encode([tx.chain_id, tx.kind, tx.sender, tx.nonce, tx.expires, tx.body])
+    """What a tx's signature and hash cover: every field but the signature.
+
+    That is ``encode`` of the first six fields, cut from the tx's canonical
+    bytes: a 6-item array header in place of the 7-item one (0x97 -> 0x96),
+    and the trailing signature dropped.
+    """
+    if type(tx.signature) is not bytes:  # not a wire-valid tx; encode what it holds
+        return encode([tx.chain_id, tx.kind, tx.sender, tx.nonce, tx.expires, tx.body])
+    data = tx.encode()
+    return b"\x96" + data[1 : len(data) - _bin_size(tx.signature)]
 
 
 def tx_hash(suite: CryptoSuite, tx: Tx) -> bytes:
-    """The tx's identity (signature excluded; see the module docstring)."""
-    return suite.tagged_hash(TAG_TX, tx_payload(tx))
+    """The tx's identity (signature excluded; see the module docstring), computed once."""
+    kept = tx._hash
+    if kept is not None and kept[0] is suite:
+        return kept[1]
+    digest = suite.tagged_hash(TAG_TX, tx_payload(tx))
+    object.__setattr__(tx, "_hash", (suite, digest))
+    return digest
 
 
 def sign_tx(signer: Signer, chain_id: str, kind: str, nonce: int, expires: int, body: Value) -> Tx:
-    """Build and sign a tx from ``signer``'s key."""
-    unsigned = Tx(chain_id, kind, signer.public_key, nonce, expires, body, b"")
-    signature = signer.sign(TAG_TX, chain_id, tx_payload(unsigned))
-    return Tx(chain_id, kind, signer.public_key, nonce, expires, body, signature)
+    """Build and sign a tx from ``signer``'s key.
+
+    The body is encoded once: the tx's bytes are the signed payload with the
+    signature appended (and the array header grown from six items to seven).
+    """
+    payload = encode([chain_id, kind, signer.public_key, nonce, expires, body])
+    signature = signer.sign(TAG_TX, chain_id, payload)
+    tx = Tx(chain_id, kind, signer.public_key, nonce, expires, body, signature)
+    object.__setattr__(tx, "_encoded", b"\x97" + payload[1:] + encode(signature))
+    return tx
 
 
 def verify_tx_signature(suite: CryptoSuite, tx: Tx) -> bool:

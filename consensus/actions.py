@@ -19,7 +19,7 @@ from typing import Final
 
 from chain.codec import decode, encode
 from chain.errors import DecodeError
-from chain.records import Bytes32, Record, record
+from chain.records import Bytes32, Record, keep_encodings, record
 from chain.types import Block, CommitCertificate, Vote
 from consensus.messages import (
     CatchUpRequest,
@@ -108,8 +108,12 @@ _JOURNAL_KIND_OF: Final = {cls: kind for kind, cls in _JOURNAL_KINDS.items()}
 
 
 def encode_journal(rec: JournalRecord) -> bytes:
-    """Bytes of one journal record, as the write-ahead log stores them."""
-    return encode([_JOURNAL_KIND_OF[type(rec)], rec.to_wire()])
+    """Bytes of one journal record, as the write-ahead log stores them.
+
+    ``[kind, body]`` spelled out so that a block's txs are spliced in from
+    their kept bytes (``chain.records``), not encoded again.
+    """
+    return b"\x92" + encode(_JOURNAL_KIND_OF[type(rec)]) + rec.encode()
 
 
 def decode_journal(data: bytes) -> JournalRecord:
@@ -120,7 +124,10 @@ def decode_journal(data: bytes) -> JournalRecord:
     cls = _JOURNAL_KINDS.get(value[0])
     if cls is None:
         raise DecodeError(f"journal record: unknown kind {value[0]}")
-    return cls.from_wire(value[1])  # type: ignore[return-value]
+    rec = cls.from_wire(value[1])
+    if cls._splices:
+        keep_encodings(rec, data, index=1)
+    return rec  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from typing import Final
 from chain.codec import decode, encode
 from chain.crypto import CryptoSuite, Signer
 from chain.errors import DecodeError
-from chain.records import Bytes32, Record, record
+from chain.records import Bytes32, Record, keep_encodings, record
 from chain.types import Block, CommitCertificate, Vote, header_hash, sign_vote, verify_vote
 
 __all__ = [
@@ -218,8 +218,13 @@ _TAGS: Final[dict[type[Record], bytes]] = {
 
 
 def encode_message(msg: Message) -> bytes:
-    """The wire bytes of a message: ``[kind, body]``."""
-    return encode([_KIND_OF[type(msg)], msg.to_wire()])
+    """The wire bytes of a message: ``[kind, body]``.
+
+    Spelled out as a 2-item array header, the kind and the body's own bytes,
+    so that the txs of a carried block are spliced in from their kept bytes
+    (``chain.records``) instead of being encoded again.
+    """
+    return b"\x92" + encode(_KIND_OF[type(msg)]) + msg.encode()
 
 
 def decode_message(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
@@ -232,7 +237,10 @@ def decode_message(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
     cls = _KINDS.get(value[0])
     if cls is None:
         raise DecodeError(f"consensus message: unknown kind {value[0]}")
-    return cls.from_wire(value[1])  # type: ignore[return-value]
+    msg = cls.from_wire(value[1])
+    if cls._splices:
+        keep_encodings(msg, data, index=1)
+    return msg  # type: ignore[return-value]
 
 
 def proposal_payload(height: int, view: int, block_hash: bytes, proposer: bytes) -> bytes:
@@ -249,7 +257,7 @@ def signed_payload(msg: Message, suite: CryptoSuite) -> bytes:
     if isinstance(msg, PrePrepare):
         block_hash = header_hash(suite, msg.block.header)
         return proposal_payload(msg.height, msg.view, block_hash, msg.sender)
-    return encode(msg.to_wire()[:-1])
+    return msg.encode_fields(len(msg._fields) - 1)
 
 
 def sign_message(signer: Signer, chain_id: str, msg: Message) -> Message:
