@@ -22,7 +22,7 @@ import msgpack
 
 from chain.errors import DecodeError
 
-__all__ = ["MAX_DEPTH", "MAX_MESSAGE_BYTES", "Value", "decode", "encode"]
+__all__ = ["MAX_DEPTH", "MAX_MESSAGE_BYTES", "Value", "decode", "encode", "is_nested_deeper"]
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Upper bound for any one encoded structure (a block of many txs included)."""
@@ -125,3 +125,19 @@ def _check_decoded(value: Value, depth: int) -> None:
             _check_decoded(item, depth + 1)
         elif kind not in _LEAVES:
             raise DecodeError(f"type {kind.__name__} is not allowed")
+
+
+def is_nested_deeper(value: Value, limit: int) -> bool:
+    """True when lists inside ``value`` nest more than ``limit`` levels (a list is 1).
+
+    For a value that will be wrapped in other structures before it is encoded:
+    ``decode`` bounds a whole message, this bounds a part of it in advance.
+    """
+    level: list[Value] = [value] if type(value) is list else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [item for items in level for item in items if type(item) is list]
+    return False

@@ -27,10 +27,12 @@ frame ``["p", [height, view, time, [tx hash, ...]]]`` — and only then
 executes. A replica that holds all those txs executes them at once
 (``Executor.speculate``), and verifying the proposal when it comes costs
 only the checks. A preview is a hint, never a vote: it is taken only from the
-primary of the replica's current (height, view), once per (height, view),
-and a preview that does not match the proposal wastes one execution and
-changes nothing (``verify`` re-executes). The replica admits the gossip
-queued before the preview first, so it usually holds every tx.
+primary of the replica's current (height, view), once per (height, view), and
+only when it lists distinct txs within our block limits (count and bytes), so
+a Byzantine primary can cost a replica no more than one proposal would; a
+preview that does not match the proposal wastes that execution and changes
+nothing (``verify`` re-executes). The replica first admits gossip queued
+before the preview (a bounded amount), so it usually holds every tx.
 
 Catch-up requests are served by the replica itself from our store (it gets a
 ``BlockSource``); catch-up responses are verified by the replica against the
@@ -86,8 +88,6 @@ TICK_S = 0.01
 IDLE_BLOCK_MS = 1_000
 WAL_PRUNE_EVERY = 200
 WAL_PRUNE_BYTES = 64 * 1024 * 1024
-MAX_PREVIEW_TXS = 100_000
-"""Tx hashes a preview may list (the largest ``max_block_txs`` a config allows)."""
 CONSENSUS_CONFIG = Config(base_timeout_ms=3_000, max_timeout_ms=30_000, catch_up_batch=64)
 
 
@@ -215,23 +215,28 @@ class ConsensusDriver:
             return
         height, view, time_s, hashes = body
         node = self.node
+        config = node.config
         if (
             type(height) is not int
             or type(view) is not int
             or type(time_s) is not int
             or (height, view) != (node.store.head.height + 1, self.replica.view)
             or (height, view) == self._previewed
-            or not 0 < len(hashes) <= MAX_PREVIEW_TXS
+            or not 0 < len(hashes) <= config.max_block_txs
             or not is_primary_of(node.executor.validator_set(), height, view, sender)
         ):
             return
         node.admit_gossip_now()
-        txs = []
+        txs, total, seen = [], 0, set()
         for digest in hashes:
-            tx = node.mempool.get(digest) if type(digest) is bytes else None
-            if tx is None:
-                return  # not all here: verify the proposal the usual way
-            txs.append((tx, digest))
+            entry = node.mempool.entry(digest) if type(digest) is bytes else None
+            if entry is None or digest in seen:
+                return  # not all here (or a repeat): verify the proposal the usual way
+            seen.add(digest)
+            total += entry[1]
+            if total > config.max_block_bytes:
+                return  # more than a block: no speculation costs more than a proposal
+            txs.append((entry[0], digest))
         self._previewed = (height, view)
         node.executor.speculate(height, time_s, sender, txs)
 

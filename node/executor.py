@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import contracts
 from chain.blocks import check_tx_root, receipts_root, tx_root
+from chain.codec import is_nested_deeper
 from chain.errors import CertificateError, DecodeError, InputError, InternalError
 from chain.genesis import Genesis
 from chain.types import Block, BlockHeader, CommitCertificate, Receipt, Tx, header_hash
@@ -61,6 +62,17 @@ __all__ = ["BlockRejected", "Execution", "Executor", "MAX_FUTURE_DRIFT_S"]
 
 MAX_FUTURE_DRIFT_S = 30
 """A proposal may not claim a time more than this far past the verifier's clock."""
+
+MAX_BODY_DEPTH = 8
+"""Nesting a tx body may have in a block (every body schema needs 5 at most).
+
+A block travels inside messages (a NEW-VIEW's prepared certificates, catch-up
+responses) and WAL records that wrap it several lists deeper, and each of those
+must stay within ``chain.codec.MAX_DEPTH`` or no peer can decode it: a body
+deep enough to fit a PRE-PREPARE but not a NEW-VIEW would let a Byzantine
+primary stall the height it prepared. Bodies parsed at admission are bounded by
+their schema, so only the others are walked.
+"""
 
 
 Changes = dict[bytes, bytes | None]
@@ -228,17 +240,26 @@ class Executor:
         """Re-execute ``block`` on the head; raise ``BlockRejected`` saying what differs."""
         digest = header_hash(self.suite, block.header)
         known = self._verified.get(digest)
-        if known is not None:
-            return known
+        if known is not None and (block is known.block or block.encode() == known.block.encode()):
+            return known  # the very block verified before (same header is not enough: a
+            # peer may pair a certified header with other txs; those are checked below)
         header = block.header
         self._check_header(header, now_s)
         try:
             hashes = check_tx_root(self.suite, block)
         except DecodeError as exc:
             raise BlockRejected(exc.message) from None
+        parsed = self.parsed_bodies
         for tx, tx_id in zip(block.txs, hashes, strict=True):
             if tx.chain_id != self.chain_id or not self.signatures.check(tx, tx_id):
                 raise BlockRejected(f"height {header.height}: tx {tx_id.hex()} has a bad signature")
+            if (parsed is None or parsed(tx_id) is None) and is_nested_deeper(
+                tx.body, MAX_BODY_DEPTH
+            ):
+                raise BlockRejected(
+                    f"height {header.height}: tx {tx_id.hex()} has a body nested deeper "
+                    f"than {MAX_BODY_DEPTH} levels"
+                )
         speculated = self._speculated(header, hashes)
         if speculated is None:
             ctx = contracts.BlockContext(header.height, header.time, header.proposer)

@@ -245,6 +245,11 @@ class Mempool:
         entry = self._txs.get(digest)
         return None if entry is None else entry[0]
 
+    def entry(self, digest: bytes) -> tuple[Tx, int] | None:
+        """A pending tx and its size in bytes."""
+        entry = self._txs.get(digest)
+        return None if entry is None else (entry[0], entry[1])
+
     def parsed_body(self, digest: bytes) -> object | None:
         """The body parsed at admission of pending tx ``digest``, if any."""
         entry = self._txs.get(digest)

@@ -63,8 +63,11 @@ gossip batch admitted in one call held every consensus message queued behind
 it for ~0.4 s, and under load that wait landed on every vote round.
 """
 MAX_GOSSIP_BACKLOG = 20_000
-"""Gossiped txs waiting for admission; beyond this a peer's batch is dropped (the
-tx stays in its origin's mempool, so it is delayed, not lost)."""
+MAX_GOSSIP_BACKLOG_BYTES = 64 << 20
+"""Gossiped txs (and their bytes) waiting for admission; beyond either a peer's
+batch is dropped (the tx stays in its origin's mempool: delayed, not lost)."""
+ADMIT_NOW_BYTES = 4 << 20
+"""Queued gossip a preview admits at once before it is read (~0.1 s of work)."""
 SUBSCRIBER_QUEUE = 1_000
 
 
@@ -97,6 +100,7 @@ class Node:
         self.mempool.on_height(self.store.head.height)
         self._gossip: list[bytes] = []
         self._incoming: deque[bytes] = deque()
+        self._incoming_bytes = 0
         self._incoming_ready = asyncio.Event()
         self._waiters: dict[bytes, list[asyncio.Future[TxLocation]]] = defaultdict(list)
         self._admitted_at: dict[bytes, float] = {}
@@ -171,15 +175,29 @@ class Node:
         behind a whole batch."""
         if not isinstance(items, list):
             return
-        room = max(0, MAX_GOSSIP_BACKLOG - len(self._incoming))
-        self._incoming.extend(raw for raw in items[: min(MAX_GOSSIP_BATCH, room)]
-                              if isinstance(raw, bytes))
+        for raw in items[:MAX_GOSSIP_BATCH]:
+            if not isinstance(raw, bytes):
+                continue
+            if (
+                len(self._incoming) >= MAX_GOSSIP_BACKLOG
+                or self._incoming_bytes + len(raw) > MAX_GOSSIP_BACKLOG_BYTES
+            ):
+                break
+            self._incoming.append(raw)
+            self._incoming_bytes += len(raw)
         self._incoming_ready.set()
 
+    def _admit_next(self) -> int:
+        raw = self._incoming.popleft()
+        self._incoming_bytes -= len(raw)
+        self.mempool.admit_bytes(raw)
+        return len(raw)
+
     def admit_gossip_now(self) -> None:
-        """Admit every queued gossiped tx now (a preview is about to list them)."""
-        while self._incoming:
-            self.mempool.admit_bytes(self._incoming.popleft())
+        """Admit queued gossip now, up to ``ADMIT_NOW_BYTES`` (a preview lists its txs)."""
+        budget = ADMIT_NOW_BYTES
+        while self._incoming and budget > 0:
+            budget -= self._admit_next()
 
     def flush_gossip(self) -> None:
         """Send every tx queued for gossip now (a preview is about to list them)."""
@@ -196,7 +214,7 @@ class Node:
             await self._incoming_ready.wait()
             while incoming:
                 for _ in range(min(ADMIT_SLICE, len(incoming))):
-                    self.mempool.admit_bytes(incoming.popleft())
+                    self._admit_next()
                 await asyncio.sleep(0)
             self._incoming_ready.clear()
 

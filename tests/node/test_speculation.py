@@ -161,3 +161,46 @@ def test_gossip_queued_before_a_preview_is_admitted_before_it_is_read(net):
     node.consensus._on_preview(primary_key(node, height), preview_of(net, txs, height))
     assert len(node.mempool) == len(txs)
     assert node.executor.speculations == 1
+
+
+@pytest.mark.parametrize("limit", ["repeat", "max_block_txs", "max_block_bytes"])
+def test_a_preview_beyond_one_block_or_with_repeats_is_ignored(net, limit):
+    node = net.nodes[1]
+    txs = gossiped(net, 1)
+    height = node.store.head.height + 1
+    preview = preview_of(net, txs, height)
+    if limit == "repeat":
+        preview[3] = preview[3] + preview[3][:1]
+    elif limit == "max_block_txs":
+        node.config = node.config.model_copy(update={"max_block_txs": len(txs) - 1})
+    else:
+        size = sum(len(tx.encode()) for tx in txs)
+        node.config = node.config.model_copy(update={"max_block_bytes": size - 1})
+    node.consensus._on_preview(primary_key(node, height), preview)
+    assert node.executor.speculations == 0
+
+
+def test_a_preview_admits_a_bounded_amount_of_queued_gossip(net, monkeypatch):
+    import node.runtime as runtime
+
+    node = net.nodes[1]
+    txs = net.workload.sessions()
+    size = len(txs[0].encode())
+    monkeypatch.setattr(runtime, "ADMIT_NOW_BYTES", size)  # room for one tx
+    node.on_gossip([tx.encode() for tx in txs])
+    height = node.store.head.height + 1
+    node.consensus._on_preview(primary_key(node, height), preview_of(net, txs, height))
+    assert len(node.mempool) == 1  # the rest waits for the admission loop
+    assert node.executor.speculations == 0
+
+
+def test_queued_gossip_is_bounded_in_bytes(net, monkeypatch):
+    import node.runtime as runtime
+
+    node = net.nodes[1]
+    raws = [tx.encode() for tx in net.workload.sessions()]
+    monkeypatch.setattr(runtime, "MAX_GOSSIP_BACKLOG_BYTES", len(raws[0]) + len(raws[1]))
+    node.on_gossip(raws)
+    node.on_gossip(raws)
+    node.admit_gossip_now()
+    assert len(node.mempool) == 2
