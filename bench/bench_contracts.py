@@ -71,6 +71,7 @@ SESSIONS_PER_TX = 100
 TXS_PER_BLOCK = 20
 STORE_DB_OPTIONS: dict[str, Any] = {
     "bloom_filter_bits": 10, "lru_cache_size": 64 << 20, "write_buffer_size": 32 << 20,
+    "compression": None,
 }
 """LevelDB options as ``storage.store`` opens a node's database (keep the two in step):
 with LevelDB's 4 MiB default write buffer every block would flush and compact, CPU
