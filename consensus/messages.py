@@ -32,6 +32,7 @@ __all__ = [
     "MAX_LIST_ITEMS",
     "MAX_KEY_BYTES",
     "MAX_MESSAGE_BYTES",
+    "max_block_bytes",
     "MAX_SIGNATURE_BYTES",
     "TAG_CATCH_UP_REQUEST",
     "TAG_CATCH_UP_RESPONSE",
@@ -68,6 +69,23 @@ TAG_CATCH_UP_RESPONSE: Final = b"skillchain/consensus/catch-up-response/v1"
 
 MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
 """A NEW-VIEW may carry up to n blocks (prepared certificates) plus its own."""
+
+_NEW_VIEW_OVERHEAD: Final = 256 * 1024
+"""Room in a NEW-VIEW for everything but blocks: votes, keys, signatures, headers."""
+
+
+def max_block_bytes(validators: int) -> int:
+    """The largest encoded block a network of ``validators`` may commit.
+
+    A NEW-VIEW carries a quorum (2f+1) of VIEW-CHANGEs, each with at most one
+    prepared block, and its own PRE-PREPARE's block: 2f+2 blocks that must fit
+    ``MAX_MESSAGE_BYTES``, or a block could prepare and then never be carried
+    into the next view (a Byzantine primary's way to stall a height). So
+    replicas refuse larger blocks, and proposers stay below: ~3.9 MiB for 4
+    validators, ~2.6 MiB for 7, ~2 MiB for 12.
+    """
+    f = max(0, (validators - 1) // 3)
+    return (MAX_MESSAGE_BYTES - _NEW_VIEW_OVERHEAD) // (2 * f + 2)
 
 MAX_LIST_ITEMS: Final = 1024
 """No quorum list (votes, view changes) is longer than the largest validator set."""

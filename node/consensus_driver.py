@@ -234,7 +234,7 @@ class ConsensusDriver:
                 return  # not all here (or a repeat): verify the proposal the usual way
             seen.add(digest)
             total += entry[1]
-            if total > config.max_block_bytes:
+            if total > node.max_block_bytes():
                 return  # more than a block: no speculation costs more than a proposal
             txs.append((entry[0], digest))
         self._previewed = (height, view)
@@ -403,7 +403,7 @@ class ConsensusDriver:
             await asyncio.sleep(0.01)
         if node.store.head.height + 1 != action.height:
             return  # the height moved on (catch-up) while we waited
-        batch = node.mempool.take(node.config.max_block_txs, node.config.max_block_bytes)
+        batch = node.mempool.take(node.config.max_block_txs, node.max_block_bytes())
         time_s = max(int(time.time()), node.executor.parent_time())
         if batch and node.config.preview_proposals:
             node.flush_gossip()  # the replicas get our txs before the preview that lists them

@@ -53,6 +53,7 @@ from chain.errors import CertificateError, DecodeError, InputError, InternalErro
 from chain.genesis import Genesis
 from chain.types import Block, BlockHeader, CommitCertificate, Receipt, Tx, header_hash
 from chain.validators import ValidatorSet, verify_certificate
+from consensus.messages import max_block_bytes
 from node import crashpoints
 from node.mempool import SignatureCache
 from storage.state_tree import TreeUpdate
@@ -245,6 +246,12 @@ class Executor:
             # peer may pair a certified header with other txs; those are checked below)
         header = block.header
         self._check_header(header, now_s)
+        limit = max_block_bytes(len(self.validator_set()))
+        if len(block.encode()) > limit:
+            raise BlockRejected(
+                f"height {header.height}: block exceeds {limit} bytes, more than a NEW-VIEW "
+                "can carry for this validator set"
+            )
         try:
             hashes = check_tx_root(self.suite, block)
         except DecodeError as exc:

@@ -39,6 +39,7 @@ from chain.codec import Value
 from chain.errors import DecodeError, SkillchainError
 from chain.genesis import load_genesis
 from chain.types import Block, ReceiptStatus, Tx
+from consensus.messages import max_block_bytes
 from node.config import NodeConfig, load_config
 from node.consensus_driver import ConsensusDriver
 from node.executor import Execution, Executor
@@ -55,6 +56,9 @@ log = logging.getLogger("skillchain.node")
 
 GOSSIP_INTERVAL_S = 0.02
 MAX_GOSSIP_BATCH = 2_000
+MAX_GOSSIP_FRAME_BYTES = 8 << 20
+"""Bytes of txs in one gossip frame: a peer refuses frames over
+``node.links.MAX_FRAME_BYTES`` (20 MiB), and 2,000 txs of 40 KB would be 80 MB."""
 ADMIT_SLICE = 64
 """Gossiped txs admitted in one go before the loop serves anything else.
 
@@ -92,7 +96,7 @@ class Node:
             lambda digest: self.store.tx_location(digest) is not None,
             MempoolLimits(
                 max_txs=self.config.mempool_max_txs,
-                max_tx_bytes=self.config.max_block_bytes - 64 * 1024,  # must fit a block
+                max_tx_bytes=self.max_block_bytes() - 64 * 1024,  # must fit a block
                 expiry_window=self.genesis.params.tx_window_heights,
             ),
         )
@@ -166,6 +170,13 @@ class Node:
             self._admitted_at[admission.tx_hash] = time.monotonic()
         return admission
 
+    def max_block_bytes(self) -> int:
+        """Our cap on a block's bytes: the config's, within the protocol's for the
+        validator set in force (``consensus.messages.max_block_bytes``)."""
+        return min(
+            self.config.max_block_bytes, max_block_bytes(len(self.executor.validator_set()))
+        )
+
     def mempool_has(self, digest: bytes) -> bool:
         return digest in self.mempool
 
@@ -200,12 +211,20 @@ class Node:
             budget -= self._admit_next()
 
     def flush_gossip(self) -> None:
-        """Send every tx queued for gossip now (a preview is about to list them)."""
-        while self._gossip:
-            batch, self._gossip = (
-                self._gossip[:MAX_GOSSIP_BATCH],
-                self._gossip[MAX_GOSSIP_BATCH:],
-            )
+        """Send every tx queued for gossip now (a preview is about to list them), in
+        frames of at most ``MAX_GOSSIP_BATCH`` txs and ``MAX_GOSSIP_FRAME_BYTES``."""
+        pending, self._gossip = self._gossip, []
+        batch: list[bytes] = []
+        size = 0
+        for raw in pending:
+            if batch and (
+                len(batch) >= MAX_GOSSIP_BATCH or size + len(raw) > MAX_GOSSIP_FRAME_BYTES
+            ):
+                self.consensus.links.broadcast(["t", batch])
+                batch, size = [], 0
+            batch.append(raw)
+            size += len(raw)
+        if batch:
             self.consensus.links.broadcast(["t", batch])
 
     async def _admit_loop(self) -> None:

@@ -105,3 +105,29 @@ def test_a_body_at_the_limit_fits_every_message_and_record_that_wraps_a_block():
     ):
         assert decode_message(encode_message(message)) == message
     assert decode_journal(encode_journal(Prepared(1, prepared))) == Prepared(1, prepared)
+
+
+def test_a_block_larger_than_a_new_view_can_carry_is_refused(net):
+    from consensus.messages import max_block_bytes
+
+    node = net.nodes[1]
+    provider = net.workload.classes[0].provider
+    limit = max_block_bytes(len(node.executor.validator_set()))
+    big = net.workload.tx(provider, "learning.record_sessions", [b"x" * limit])
+    pairs = list(zip([big], net.hashes([big]), strict=True))
+    proposed = net.chain.executor.propose(0, net.chain.time_s + 1, net.proposer, pairs)
+    with pytest.raises(BlockRejected, match="more than a NEW-VIEW can carry"):
+        node.executor.verify(Block.decode(proposed.block.encode()))
+
+
+def test_gossip_frames_are_bounded_in_bytes(net, monkeypatch):
+    import node.runtime as runtime
+
+    node = net.nodes[1]
+    frames: list = []
+    monkeypatch.setattr(node.consensus.links, "broadcast", frames.append)
+    monkeypatch.setattr(runtime, "MAX_GOSSIP_FRAME_BYTES", 250)
+    node._gossip = [b"a" * 100, b"b" * 100, b"c" * 100, b"d" * 300, b"e" * 10]
+    node.flush_gossip()
+    assert [[len(raw) for raw in frame[1]] for frame in frames] == [[100, 100], [100], [300], [10]]
+    assert node._gossip == []
