@@ -32,7 +32,9 @@ only when it lists distinct txs within our block limits (count and bytes), so
 a Byzantine primary can cost a replica no more than one proposal would; a
 preview that does not match the proposal wastes that execution and changes
 nothing (``verify`` re-executes). The replica first admits gossip queued
-before the preview (a bounded amount), so it usually holds every tx.
+before the preview (a bounded amount), so it usually holds every tx. A
+preview for the height after next (its primary committed the parent before
+we did) is kept, one at a time, and taken up right after our own commit.
 
 Catch-up requests are served by the replica itself from our store (it gets a
 ``BlockSource``); catch-up responses are verified by the replica against the
@@ -149,6 +151,7 @@ class ConsensusDriver:
         self._proposal: asyncio.Task[None] | None = None
         self._height_started = (0.0, 0.0)  # monotonic starts of the previous and this height
         self._previewed = (-1, -1)  # the last (height, view) a preview was acted on
+        self._early_preview: tuple[bytes, Value] | None = None  # one for the next height
         self._tasks: list[asyncio.Task[None]] = []
         self.evidence: list[dict[str, Any]] = []
         self.byzantine = Byzantine.from_env(node.suite, node.chain_id, node.signer)
@@ -216,6 +219,11 @@ class ConsensusDriver:
         height, view, time_s, hashes = body
         node = self.node
         config = node.config
+        if type(height) is int and height == node.store.head.height + 2:
+            # Sent by a primary that committed the parent before we did (its COMMIT
+            # quorum came first): keep it until our own commit (``_commit``).
+            self._early_preview = (sender, body)
+            return
         if (
             type(height) is not int
             or type(view) is not int
@@ -329,7 +337,11 @@ class ConsensusDriver:
         self._prune_wal(action.block.header.height)
         self.node.on_committed(execution)
         crashpoints.hit("after_apply")
-        return self.replica.on_committed(action.block.header.height)
+        actions = self.replica.on_committed(action.block.header.height)
+        early, self._early_preview = self._early_preview, None
+        if early is not None:  # before ``actions``: they may verify that very proposal
+            self._on_preview(*early)
+        return actions
 
     def _prune_wal(self, height: int) -> None:
         """Drop decided heights from the WAL now and then.

@@ -213,6 +213,8 @@ class Executor:
         head = self.head
         if height != head.height + 1 or time_s < self.parent_time():
             return False
+        if any(e.block.header.height == height for e in self._verified.values()):
+            return False  # the proposal came first and is verified: nothing to gain
         ctx = contracts.BlockContext(height, time_s, proposer)
         receipts, changes = self._run(ctx, txs)
         update = self.store.tree.compute(head.height, height, changes)

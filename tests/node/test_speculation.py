@@ -204,3 +204,21 @@ def test_queued_gossip_is_bounded_in_bytes(net, monkeypatch):
     node.on_gossip(raws)
     node.admit_gossip_now()
     assert len(node.mempool) == 2
+
+
+def test_a_preview_that_arrives_before_our_own_commit_is_taken_up_after_it(net):
+    from consensus.actions import Commit
+
+    node = net.nodes[1]
+    txs = gossiped(net, 1)
+    head = node.store.head.height
+    early = preview_of(net, txs, head + 2)
+    early[2] = net.chain.time_s + 5  # after the parent's time
+    node.consensus._on_preview(primary_key(node, head + 2), early)
+    assert node.executor.speculations == 0  # we have not committed head + 1 yet
+
+    assert all(r.code == "" for r in net.chain.commit([], advance_s=1))
+    block, certificate = net.chain.pairs()[-1]
+    node.consensus._commit(Commit(block, certificate))
+    assert node.store.head.height == head + 1
+    assert node.executor.speculations == 1
