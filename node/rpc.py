@@ -39,9 +39,10 @@ log = logging.getLogger("skillchain.rpc")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_BATCH_TXS = 5_000
-ADMIT_SLICE = 64
-"""Txs of a batch admitted before the loop serves anything else (~0.2 ms each):
-a 5,000-tx batch admitted in one go would stall consensus for a second."""
+ADMIT_SLICE_S = 0.005
+"""Admission work done in one go before the loop serves anything else (see
+``node.runtime.ADMIT_SLICE_S``): a 5,000-tx batch admitted at once would stall
+consensus for a second or more."""
 MAX_BLOCK_RANGE = 100
 WAIT_TIMEOUT_S = 30.0
 MSGPACK = "application/msgpack"
@@ -263,11 +264,12 @@ class _Handlers:
         if len(items) > MAX_BATCH_TXS:
             raise ApiError("batch_too_large", f"a batch holds at most {MAX_BATCH_TXS} txs")
         results = []
-        for start in range(0, len(items), ADMIT_SLICE):
-            if start:
+        deadline = time.perf_counter() + ADMIT_SLICE_S
+        for raw in items:
+            if time.perf_counter() >= deadline:
                 await asyncio.sleep(0)  # let consensus messages in between slices
-            results.extend(_admission_json(self.node.submit(raw))
-                           for raw in items[start : start + ADMIT_SLICE])
+                deadline = time.perf_counter() + ADMIT_SLICE_S
+            results.append(_admission_json(self.node.submit(raw)))
         admitted = sum(1 for r in results if "code" not in r)
         return _answer(request, {"admitted": admitted, "results": results})
 
