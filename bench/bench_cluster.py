@@ -148,7 +148,16 @@ class Plan:
 
 async def submit(clients: list[Client], txs: list[Tx], batch: int = 500) -> None:
     """Submit ``txs`` over all nodes, retrying while a node says it is busy."""
-    chunks = [txs[i : i + batch] for i in range(0, len(txs), batch)]
+    chunks: list[list[Tx]] = [[]]
+    size = 0
+    for tx in txs:  # at most ``batch`` txs and ~8 MB per request (a node decodes <= 16 MiB)
+        length = len(tx.encode())
+        if chunks[-1] and (len(chunks[-1]) >= batch or size + length > 8_000_000):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(tx)
+        size += length
+    chunks = [c for c in chunks if c]
 
     async def push(i: int, chunk: list[Tx]) -> None:
         pending = chunk
