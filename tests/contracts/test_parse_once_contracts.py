@@ -11,9 +11,6 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import pytest
-
-import contracts.execute as execute_module
 from chain.types import Tx, tx_hash
 from contracts import BlockContext, ContractError, Overlay, execute_block, parse_body
 from contracts.kinds import RecordSessions
@@ -61,19 +58,6 @@ def _execute(chain: Chain, txs: list[Tx], parsed: Any) -> tuple[list, dict]:
     ctx = BlockContext(chain.height + 1, chain.time + 60, pub(VALIDATORS[0]))
     receipts = execute_block(state, ctx, [(t, tx_hash(SUITE, t)) for t in txs], parsed)
     return receipts, state.changes()
-
-
-@pytest.fixture
-def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    calls: list[str] = []
-    real = execute_module.parse_body
-
-    def counting(kind: str, body: Any) -> Any:
-        calls.append(kind)
-        return real(kind, body)
-
-    monkeypatch.setattr(execute_module, "parse_body", counting)
-    return calls
 
 
 def test_a_block_executes_identically_with_and_without_parsed_bodies(parse_calls):

@@ -9,66 +9,10 @@ never admitted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-import pytest
-
-import contracts.execute as execute_module
-from chain.types import Block, Tx, tx_hash
-from cli.workload import Workload
+from chain.types import Block
 from contracts.kinds import RecordSessions
 from node.executor import Execution
-from node.runtime import Node
-from tests.audit.devchain import DevChain, forge_certificate
-
-
-class Net:
-    def __init__(self, root: Path) -> None:
-        self.chain = DevChain.create(root)
-        self.nodes = [Node(root / "net" / f"node{i}") for i in (0, 1)]
-        self.workload = Workload(root / "net", [], trainees=12, progress=lambda _: None)
-        self.workload.now = self.chain.time_s - 1
-        self.suite = self.chain.genesis.suite
-        w = self.workload
-        for txs in ([w.demo_policy()], w.open_classes(), w.enrol() + w.attest()):
-            assert all(r.code == "" for r in self.chain.commit(txs))
-            block, cert = self.chain.pairs()[-1]
-            for node in self.nodes:
-                node.on_committed(node.executor.commit(block, cert))
-
-    @property
-    def proposer(self) -> bytes:
-        return self.chain.executor.validator_set().validators[0].public_key
-
-    def hashes(self, txs: list[Tx]) -> list[bytes]:
-        return [tx_hash(self.suite, tx) for tx in txs]
-
-    def close(self) -> None:
-        for node in self.nodes:
-            node.store.close()
-        self.chain.close()
-
-
-@pytest.fixture
-def net(tmp_path: Path) -> Iterator[Net]:
-    made = Net(tmp_path)
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    calls: list[str] = []
-    real = execute_module.parse_body
-
-    def counting(kind: str, body: Any) -> Any:
-        calls.append(kind)
-        return real(kind, body)
-
-    monkeypatch.setattr(execute_module, "parse_body", counting)
-    return calls
+from tests.audit.devchain import forge_certificate
 
 
 def same_outcome(a: Execution, b: Execution) -> None:

@@ -9,21 +9,11 @@ the primary of the current (height, view), once, and only when every tx is here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from chain.types import Block, Tx
 from node.executor import BlockRejected, Execution
-from tests.node.test_parse_once_node import Net
-
-
-@pytest.fixture
-def net(tmp_path: Path) -> Iterator[Net]:
-    made = Net(tmp_path)
-    yield made
-    made.close()
+from tests.node.twonodes import Net
 
 
 def gossiped(net: Net, node_index: int) -> list[Tx]:

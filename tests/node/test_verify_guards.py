@@ -9,9 +9,6 @@ the messages and WAL records that wrap it (a NEW-VIEW, a catch-up answer).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from chain.codec import is_nested_deeper
@@ -30,14 +27,6 @@ from consensus.messages import (
 )
 from node.executor import MAX_BODY_DEPTH, BlockRejected
 from tests.audit.devchain import forge_certificate
-from tests.node.test_parse_once_node import Net
-
-
-@pytest.fixture
-def net(tmp_path: Path) -> Iterator[Net]:
-    made = Net(tmp_path)
-    yield made
-    made.close()
 
 
 def nest(depth: int) -> list:
