@@ -11,6 +11,7 @@ with ``dev_keys``, derived from public labels exactly like the repository's
 from __future__ import annotations
 
 import json
+import random
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,13 +94,18 @@ def new_network(
 
 
 def free_base_port(count: int) -> int:
-    """A base port with ``2 * count`` free ports above it (best effort)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + 2 * count >= 65000:
-            continue
+    """A base port with ``2 * count`` free ports above it (best effort), below the
+    range the kernel hands out as source ports of outgoing connections.
+
+    A base taken from that (ephemeral) range could be grabbed between the probe
+    and the node's bind by any process's outgoing connection — the network's own
+    validators dialling each other included — and a node then failed to start.
+    """
+    low, _ = _ephemeral_range()
+    top = max(11_000, min(low, 65_000) - 2 * count)
+    rng = random.SystemRandom()
+    for _ in range(200):
+        base = rng.randrange(10_000, top)
         try:
             for port in range(base, base + 2 * count):
                 with socket.socket() as probe:
@@ -108,3 +114,12 @@ def free_base_port(count: int) -> int:
         except OSError:
             continue
     raise RuntimeError("no free port range")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range of source ports (Linux); the IANA range elsewhere."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 49_152, 65_535
