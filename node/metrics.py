@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from node.faults import Faults
+
 __all__ = ["Metrics"]
 
 _LATENCY_BUCKETS_MS = (50, 100, 250, 500, 1000, 2000, 5000, 10000)
@@ -28,6 +30,7 @@ class Metrics:
     latency_buckets: list[int] = field(default_factory=lambda: [0] * (len(_LATENCY_BUCKETS_MS) + 1))
     latency_sum_ms: float = 0.0
     latency_count: int = 0
+    faults: Faults = field(default_factory=Faults)
 
     def observe_latency(self, ms: float) -> None:
         """Record one tx's admission-to-commit latency."""
@@ -90,4 +93,5 @@ class Metrics:
             lines.append(f'skillchain_commit_latency_ms_bucket{{le="{bound}"}} {running}')
         lines.append(f"skillchain_commit_latency_ms_sum {self.latency_sum_ms:.1f}")
         lines.append(f"skillchain_commit_latency_ms_count {self.latency_count}")
+        lines += self.faults.render()
         return "\n".join(lines) + "\n"

@@ -90,6 +90,7 @@ class Node:
         self.store = Store.open(self.home / "data", self.suite, self.chain_id, self.genesis_hash)
         self.executor = Executor(self.store, self.genesis, self.genesis_hash)
         self.counters = Metrics()
+        self.faults = self.counters.faults  # what outsiders did wrong (node/__init__.py)
         self.mempool = Mempool(
             self.suite,
             self.chain_id,
