@@ -8,6 +8,14 @@ queue (no recursion: an action may yield more events, which queue behind).
 fsynced once before the next ``Send``/``Broadcast`` — one sync per burst,
 never a vote on the wire that is not on disk.
 
+The driver owns no I/O of its own: it takes its collaborators as
+constructor arguments — the application (``DriverHost``: chain, executor,
+mempool; the ``Node`` in production), the links (``LinkNetwork``), the
+journal (``Journal``), the clock (``Clock``) and a ``defer`` callback that
+runs a function soon, after pending I/O — so the deterministic simulator
+(``tests/consensus/shellsim.py``) drives this very code on a virtual clock
+with Byzantine peers. Time reaches it only through ``tick()``.
+
 ``BuildProposal`` is answered after a short wait that lets txs accumulate:
 once ``block_interval_ms`` has passed *since the previous height began* with
 txs pending, or ``IDLE_BLOCK_MS`` with none (an empty block keeps the
@@ -22,8 +30,8 @@ Proposal previews. Executing a block is most of a height's work, and
 "execute, then vote" puts the replicas' execution after the primary's: on a
 machine where validators share cores, one core idles while the primary
 executes. So the primary, once it has picked its txs and the block time,
-first flushes its pending gossip and sends each replica a *preview* — link
-frame ``["p", [height, view, time, [tx hash, ...]]]`` — and only then
+first flushes its pending gossip and sends each replica a *preview*
+(``node.preview.Preview``, link frame ``["p", preview]``) and only then
 executes. A replica that holds all those txs executes them at once
 (``Executor.speculate``), and verifying the proposal when it comes costs
 only the checks. A preview is a hint, never a vote: it is taken only from the
@@ -36,24 +44,39 @@ before the preview (a bounded amount), so it usually holds every tx. A
 preview for the height after next (its primary committed the parent before
 we did) is kept, one at a time, and taken up right after our own commit.
 
+The peers' clock. A block's time is its primary's wall clock, and a replica
+refuses a proposal dated more than ``MAX_FUTURE_DRIFT_S`` past its own
+clock. A replica whose clock is slow therefore refuses every proposal and
+stops voting — silently, before this was counted. So every proposal we
+verify is a sample of its primary's clock: ``clock_offset_s`` is the median,
+over the validators we heard from recently, of (our clock - their block
+time), read at verification; a refusal for time is counted
+(``proposals_refused_for_time``) and a large offset logged as a warning at
+a bounded rate. Operators run NTP (README: "Clocks").
+
 Catch-up requests are served by the replica itself from our store (it gets a
 ``BlockSource``); catch-up responses are verified by the replica against the
 validator set of each height before a ``Commit`` reaches us.
+
+Faults. Frames a peer sends that fail a check are dropped and counted
+against it (``node.faults``). An exception while performing an action is
+ours (disk, bug): the driver calls ``fatal`` (the process ends, exit 70).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
+import statistics
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-import contracts
 from chain.codec import Value
 from chain.errors import DecodeError, InputError
-from chain.types import Vote
+from chain.types import Block, CommitCertificate, Tx, Vote
 from chain.validators import ValidatorSet
 from consensus.actions import (
     Action,
@@ -75,14 +98,24 @@ from consensus.proposals import is_primary_of
 from consensus.replica import Replica
 from node import crashpoints
 from node.byzantine import Byzantine
-from node.links import PeerNetwork
-from storage.wal import WriteAheadLog
+from node.executor import MAX_FUTURE_DRIFT_S
+from node.faults import Faults
+from node.preview import Preview
 
 if TYPE_CHECKING:
+    from chain.crypto import CryptoSuite, Signer
     from node.metrics import Metrics
-    from node.runtime import Node
 
-__all__ = ["ConsensusDriver"]
+__all__ = [
+    "Clock",
+    "ConsensusDriver",
+    "DriverHost",
+    "DriverSettings",
+    "Journal",
+    "LinkNetwork",
+    "SystemClock",
+    "fail_stop",
+]
 
 log = logging.getLogger("skillchain.consensus")
 
@@ -91,9 +124,90 @@ IDLE_BLOCK_MS = 1_000
 WAL_PRUNE_EVERY = 200
 WAL_PRUNE_BYTES = 64 * 1024 * 1024
 CONSENSUS_CONFIG = Config(base_timeout_ms=3_000, max_timeout_ms=30_000, catch_up_batch=64)
+CLOCK_WARN_S = 10
+"""Offset from the peers' median clock beyond which the log warns (a third of the
+tolerance: time to fix NTP before proposals are refused)."""
+CLOCK_WARN_EVERY_S = 60
+CLOCK_SAMPLES = 64
+"""Validators whose latest block time we keep (a bounded dict; a set has at most 64)."""
 
 
-def _fail_stop(what: str) -> NoReturn:
+class Clock(Protocol):
+    """Where the driver reads time: a monotonic clock for timers, the wall clock for
+    block times (``SystemClock`` in production, a virtual one in the simulator)."""
+
+    def monotonic(self) -> float: ...
+    def wall(self) -> float: ...
+
+
+class SystemClock:
+    """The process clocks."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+
+class LinkNetwork(Protocol):
+    """The validator links as the driver uses them (``node.links.PeerNetwork``)."""
+
+    def send(self, peer: bytes, value: Value) -> None: ...
+    def broadcast(self, value: Value) -> None: ...
+    def connected(self) -> set[bytes]: ...
+
+
+class Journal(Protocol):
+    """The consensus write-ahead log (``storage.wal.WriteAheadLog``)."""
+
+    def replay(self) -> list[bytes]: ...
+    def append(self, record: bytes, sync: bool = True) -> None: ...
+    def sync(self) -> None: ...
+    def reset(self, keep: list[bytes]) -> None: ...
+    def size_bytes(self) -> int: ...
+    def close(self) -> None: ...
+
+
+class DriverHost(Protocol):
+    """What the driver needs from the application side of the node (``Node``)."""
+
+    suite: CryptoSuite
+    chain_id: str
+    signer: Signer
+    faults: Faults
+
+    def head_tip(self) -> Tip: ...
+    def next_validator_set(self) -> ValidatorSet: ...
+    def validators_at(self, height: int) -> ValidatorSet: ...
+    def certified_block(self, height: int) -> CertifiedBlock | None: ...
+    def verify_block(self, block: Block, now_s: int) -> None: ...
+    def commit_block(self, block: Block, certificate: CommitCertificate) -> None: ...
+    def parent_time(self) -> int: ...
+    def pending_txs(self) -> int: ...
+    def take_batch(self) -> list[tuple[Tx, bytes]]: ...
+    def build_block(self, view: int, time_s: int, batch: Sequence[tuple[Tx, bytes]]) -> Block: ...
+    def speculate(
+        self, height: int, time_s: int, proposer: bytes, txs: Sequence[tuple[Tx, bytes]]
+    ) -> None: ...
+    def mempool_entry(self, digest: bytes) -> tuple[Tx, int] | None: ...
+    def max_block_bytes(self) -> int: ...
+    def on_gossip(self, items: Value) -> None: ...
+    def flush_gossip(self) -> None: ...
+    def admit_gossip_now(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DriverSettings:
+    """The node configuration the driver reads."""
+
+    block_interval_ms: int = 200
+    max_block_txs: int = 2_000
+    preview_proposals: bool = True
+    consensus: Config = CONSENSUS_CONFIG
+
+
+def fail_stop(what: str) -> NoReturn:
     """Log the exception and end the process: a validator that hit an invariant
     failure or a storage error must not keep voting from a state it cannot trust.
     Everything acknowledged is already durable; a restart replays the WAL."""
@@ -102,159 +216,146 @@ def _fail_stop(what: str) -> NoReturn:
     os._exit(70)
 
 
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("proposal task failed", exc_info=task.exception())
-
-
-class _HistoricReader:
-    """State values as of a committed version (for validator sets of past heights)."""
-
-    def __init__(self, tree: Any, version: int) -> None:
-        self._tree, self._version = tree, version
-
-    def get(self, key: bytes) -> bytes | None:
-        return self._tree.get(key, self._version)
-
-
 class ConsensusDriver:
-    """The replica's I/O: timers, WAL, links, executor calls."""
+    """The replica's I/O: ticks, WAL, links, application calls; see the module docstring."""
 
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        store = node.store
-        self.wal = WriteAheadLog(node.home / "consensus.wal")
-        head = store.head
-        self._valsets: dict[int, ValidatorSet] = {}
+    def __init__(
+        self,
+        host: DriverHost,
+        links: Callable[[Callable[[bytes, Value], None]], LinkNetwork],
+        journal: Journal,
+        settings: DriverSettings,
+        clock: Clock | None = None,
+        defer: Callable[[Callable[[], None]], None] | None = None,
+        fatal: Callable[[str], NoReturn] = fail_stop,
+        byzantine: Byzantine | None = None,
+    ) -> None:
+        self.host = host
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self._defer = defer or (lambda callback: callback())
+        self._fatal = fatal
+        self.wal = journal
         self.replica = Replica(
-            node.suite,
-            node.chain_id,
-            node.signer,
+            host.suite,
+            host.chain_id,
+            host.signer,
             self._validators_for,
-            CONSENSUS_CONFIG,
-            Tip(head.height, head.block_hash),
+            settings.consensus,
+            host.head_tip(),
             self.wal.replay(),
-            self._certified_block,
+            host.certified_block,
         )
-        peers = {bytes.fromhex(p.public_key): (p.host, p.port) for p in node.config.peers}
-        self.links = PeerNetwork(
-            node.suite,
-            node.signer,
-            node.chain_id,
-            node.genesis_hash,
-            peers,
-            self._is_validator,
-            self._on_frame,
-        )
+        self.links = links(self.on_frame)
         self._queue: deque[Action] = deque()
         self._dirty = False
-        self._proposal: asyncio.Task[None] | None = None
+        self._build: BuildProposal | None = None  # waiting to be proposed (``tick``)
+        self._build_at = (0.0, 0.0)  # (busy deadline, idle deadline) of ``_build``
         self._height_started = (0.0, 0.0)  # monotonic starts of the previous and this height
         self._previewed = (-1, -1)  # the last (height, view) a preview was acted on
-        self._early_preview: tuple[bytes, Value] | None = None  # one for the next height
-        self._tasks: list[asyncio.Task[None]] = []
+        self._early_preview: tuple[bytes, Preview] | None = None  # one for the next height
         self.evidence: list[dict[str, Any]] = []
-        self.byzantine = Byzantine.from_env(node.suite, node.chain_id, node.signer)
-        self.byzantine.peers = sorted(peers)
+        self.byzantine = byzantine or Byzantine(host.suite, host.chain_id, host.signer, set())
         self.view_changes = 0
         self._last_view = (0, 0)
+        self.refused_for_time = 0
+        self._peer_clocks: dict[bytes, float] = {}  # proposer -> our clock - its block time
+        self._clock_warned_at = -CLOCK_WARN_EVERY_S
 
     # -- lifecycle ------------------------------------------------------------------
 
-    async def start(self) -> None:
-        config = self.node.config
-        await self.links.start(config.p2p_host, config.p2p_port)
+    def start(self) -> None:
+        """Start the replica (links are started by their owner)."""
         self._perform(self.replica.start(self._now_ms()))
-        self._tasks.append(asyncio.create_task(self._tick_loop()))
 
-    async def stop(self) -> None:
-        for task in [*self._tasks, *([self._proposal] if self._proposal else [])]:
-            task.cancel()
-        await self.links.stop()
+    def close(self) -> None:
+        self._build = None
         self.wal.close()
 
     # -- inputs ---------------------------------------------------------------------
 
-    @staticmethod
-    def _now_ms() -> int:
-        return int(time.monotonic() * 1000)
+    def _now_ms(self) -> int:
+        return int(self.clock.monotonic() * 1000)
 
     def _validators_for(self, height: int) -> ValidatorSet:
-        head = self.node.store.head.height
-        if height == head + 1:
-            return self.node.executor.validator_set()
-        if height not in self._valsets:
-            state = contracts.Overlay(_HistoricReader(self.node.store.tree, max(0, height - 1)))
-            self._valsets[height] = contracts.validator_set_at(state)
-        return self._valsets[height]
+        if height == self.host.head_tip().height + 1:
+            return self.host.next_validator_set()
+        return self.host.validators_at(height)
 
-    def _is_validator(self, key: bytes) -> bool:
-        return key in self.node.executor.validator_set()
+    def is_validator(self, key: bytes) -> bool:
+        return key in self.host.next_validator_set()
 
-    def _certified_block(self, height: int) -> CertifiedBlock | None:
-        store = self.node.store
-        block, cert = store.block(height), store.certificate(height)
-        return None if block is None or cert is None else CertifiedBlock(block, cert)
-
-    def _on_frame(self, sender: bytes, value: Value) -> None:
+    def on_frame(self, sender: bytes, value: Value) -> None:
+        """One decoded link frame from an authenticated validator."""
         if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)):
+            self.host.faults.drop("link", "bad_frame", sender)
             return
         kind, body = value
         if kind == "t":
-            self.node.on_gossip(body)
+            self.host.on_gossip(body)
         elif kind == "p":
-            self._on_preview(sender, body)
+            try:
+                preview = Preview.from_wire(body)
+            except DecodeError:
+                self.host.faults.drop("link", "bad_preview", sender)
+                return
+            self._on_preview(sender, preview)
         elif kind == "c" and isinstance(body, bytes):
             try:
                 message = decode_message(body)
             except DecodeError as exc:
-                log.warning("garbage consensus message from %s: %s", sender.hex()[:12], exc)
+                self.host.faults.drop("consensus", "undecodable", sender)
+                log.debug("garbage consensus message from %s: %s", sender.hex()[:12], exc)
                 return
             self._perform(self.replica.on_message(sender, message))
+        else:
+            self.host.faults.drop("link", "unknown_frame", sender)
 
-    def _on_preview(self, sender: bytes, body: Value) -> None:
+    def _on_preview(self, sender: bytes, preview: Preview) -> None:
         """Execute the txs the primary is about to propose (see the module docstring)."""
-        if not (isinstance(body, list) and len(body) == 4 and isinstance(body[3], list)):
-            return
-        height, view, time_s, hashes = body
-        node = self.node
-        config = node.config
-        if type(height) is int and height == node.store.head.height + 2:
+        host = self.host
+        head = host.head_tip().height
+        height, view = preview.height, preview.view
+        if height == head + 2:
             # Sent by a primary that committed the parent before we did (its COMMIT
             # quorum came first): keep it until our own commit (``_commit``).
-            self._early_preview = (sender, body)
+            self._early_preview = (sender, preview)
             return
         if (
-            type(height) is not int
-            or type(view) is not int
-            or type(time_s) is not int
-            or (height, view) != (node.store.head.height + 1, self.replica.view)
+            (height, view) != (head + 1, self.replica.view)
             or (height, view) == self._previewed
-            or not 0 < len(hashes) <= config.max_block_txs
-            or not is_primary_of(node.executor.validator_set(), height, view, sender)
+            or len(preview.tx_hashes) > self.settings.max_block_txs
+            or not is_primary_of(host.next_validator_set(), height, view, sender)
         ):
             return
-        node.admit_gossip_now()
+        host.admit_gossip_now()
         txs, total, seen = [], 0, set()
-        for digest in hashes:
-            entry = node.mempool.entry(digest) if type(digest) is bytes else None
+        for digest in preview.tx_hashes:
+            entry = host.mempool_entry(digest)
             if entry is None or digest in seen:
                 return  # not all here (or a repeat): verify the proposal the usual way
             seen.add(digest)
             total += entry[1]
-            if total > node.max_block_bytes():
+            if total > host.max_block_bytes():
                 return  # more than a block: no speculation costs more than a proposal
             txs.append((entry[0], digest))
         self._previewed = (height, view)
-        node.executor.speculate(height, time_s, sender, txs)
+        host.speculate(height, preview.time, sender, txs)
 
-    async def _tick_loop(self) -> None:
-        # The replica reads time only from ticks, and computes every deadline
-        # from the last time it saw: feed it the clock on every tick, not just
-        # when a timer is due, or new deadlines are set from a stale "now".
-        while True:
-            await asyncio.sleep(TICK_S)
-            self._perform(self.replica.on_tick(self._now_ms()))
+    def tick(self) -> None:
+        """Feed the replica the clock, and propose when a waiting proposal is due.
+
+        The replica reads time only from ticks, and computes every deadline from
+        the last time it saw: feed it the clock on every tick, not just when a
+        timer is due, or new deadlines are set from a stale "now".
+        """
+        self._perform(self.replica.on_tick(self._now_ms()))
+        if self._build is not None:
+            busy_at, idle_at = self._build_at
+            due = busy_at if self.host.pending_txs() else idle_at
+            if self.clock.monotonic() >= due:
+                action, self._build = self._build, None
+                self._propose(action)
 
     # -- performing actions ----------------------------------------------------------
 
@@ -269,9 +370,9 @@ class ConsensusDriver:
             try:
                 more = self._do(action)
             except Exception:  # our bug or a broken disk: stop rather than diverge
-                _fail_stop(f"performing {type(action).__name__}")
-            finally:
-                self._queue.popleft()
+                self._queue.clear()
+                self._fatal(f"performing {type(action).__name__}")
+            self._queue.popleft()
             self._queue.extend(more)  # results of an answered action are later events
         self._sync_wal()
         self._track_view()
@@ -292,7 +393,7 @@ class ConsensusDriver:
         elif isinstance(action, Broadcast):
             self._send(action.msg, None)
         elif isinstance(action, SetTimer):
-            pass  # the tick loop feeds the replica the clock every TICK_S
+            pass  # ``tick`` feeds the replica the clock every TICK_S
         elif isinstance(action, BuildProposal):
             self._schedule_proposal(action)
         elif isinstance(action, VerifyBlock):
@@ -322,20 +423,25 @@ class ConsensusDriver:
                 self.links.send(peer, frame)
 
     def _verify(self, action: VerifyBlock) -> list[Action]:
+        block = action.block
+        now_s = int(self.clock.wall())
+        self._sample_clock(block.header.proposer, block.header.time, now_s)
         try:
-            self.node.executor.verify(action.block, int(time.time()))
+            self.host.verify_block(block, now_s)
             ok = True
         except InputError as exc:
+            if block.header.time > now_s + MAX_FUTURE_DRIFT_S:
+                self.refused_for_time += 1
             log.warning("refusing proposal %s: %s", action.block_hash.hex()[:12], exc)
             ok = False
         return self.replica.on_block_verified(action.block_hash, ok)
 
     def _commit(self, action: Commit) -> list[Action]:
         crashpoints.hit("before_apply")
-        execution = self.node.executor.commit(action.block, action.certificate)
-        self._height_started = (self._height_started[1] or time.monotonic(), time.monotonic())
+        self.host.commit_block(action.block, action.certificate)
+        now = self.clock.monotonic()
+        self._height_started = (self._height_started[1] or now, now)
         self._prune_wal(action.block.header.height)
-        self.node.on_committed(execution)
         crashpoints.hit("after_apply")
         actions = self.replica.on_committed(action.block.header.height)
         early, self._early_preview = self._early_preview, None
@@ -351,7 +457,7 @@ class ConsensusDriver:
         moves on (it has signed nothing for the next height yet), every record
         in the log is history.
         """
-        if height % WAL_PRUNE_EVERY == 0 or self.wal.path.stat().st_size > WAL_PRUNE_BYTES:
+        if height % WAL_PRUNE_EVERY == 0 or self.wal.size_bytes() > WAL_PRUNE_BYTES:
             self._sync_wal()
             self.wal.reset([])
 
@@ -394,45 +500,82 @@ class ConsensusDriver:
             }
         )
 
-    def _schedule_proposal(self, action: BuildProposal) -> None:
-        if self._proposal is not None and not self._proposal.done():
-            self._proposal.cancel()
-        self._proposal = asyncio.get_running_loop().create_task(self._propose(action))
-        self._proposal.add_done_callback(_log_failure)
+    # -- proposing ----------------------------------------------------------------------
 
-    async def _propose(self, action: BuildProposal) -> None:
-        node = self.node
-        now = time.monotonic()
+    def _schedule_proposal(self, action: BuildProposal) -> None:
+        """Wait (in ``tick``) until the proposal is due; a newer request replaces it."""
+        now = self.clock.monotonic()
         # Pace from the start of the previous height (see the module docstring);
         # the empty-block wait counts from now, so an idle chain stays quiet.
         anchor = self._height_started[0] if self._height_started[1] else now
-        busy_at = anchor + node.config.block_interval_ms / 1000
-        idle_at = now + IDLE_BLOCK_MS / 1000
-        while True:
-            now = time.monotonic()
-            if now >= (busy_at if len(node.mempool) else idle_at):
-                break
-            await asyncio.sleep(0.01)
-        if node.store.head.height + 1 != action.height:
+        self._build = action
+        self._build_at = (
+            anchor + self.settings.block_interval_ms / 1000,
+            now + IDLE_BLOCK_MS / 1000,
+        )
+
+    def _propose(self, action: BuildProposal) -> None:
+        host = self.host
+        if host.head_tip().height + 1 != action.height:
             return  # the height moved on (catch-up) while we waited
-        batch = node.mempool.take(node.config.max_block_txs, node.max_block_bytes())
-        time_s = max(int(time.time()), node.executor.parent_time())
-        if batch and node.config.preview_proposals:
-            node.flush_gossip()  # the replicas get our txs before the preview that lists them
-            self.links.broadcast(["p", [action.height, action.view, time_s,
-                                        [digest for _, digest in batch]]])
-            await asyncio.sleep(0)  # let the link pumps send it before we execute
-            await asyncio.sleep(0)
-            if node.store.head.height + 1 != action.height:
-                return
-        execution = node.executor.propose(action.view, time_s, node.signer.public_key, batch)
-        self._perform(self.replica.on_proposal_ready(execution.block))
+        batch = host.take_batch()
+        time_s = max(int(self.clock.wall()), host.parent_time())
+        if not (batch and self.settings.preview_proposals):
+            self._execute_proposal(action, time_s, batch)
+            return
+        host.flush_gossip()  # the replicas get our txs before the preview that lists them
+        digests = tuple(digest for _, digest in batch)
+        self.links.broadcast(["p", Preview(action.height, action.view, time_s, digests).to_wire()])
+        # Let the link pumps send the preview before we execute (two turns of the loop).
+        self._defer(lambda: self._defer(lambda: self._execute_proposal(action, time_s, batch)))
+
+    def _execute_proposal(
+        self, action: BuildProposal, time_s: int, batch: list[tuple[Tx, bytes]]
+    ) -> None:
+        if self.host.head_tip().height + 1 != action.height:
+            return
+        try:
+            block = self.host.build_block(action.view, time_s, batch)
+        except Exception:
+            self._fatal("building a proposal")
+        self._perform(self.replica.on_proposal_ready(block))
 
     def _track_view(self) -> None:
         current = (self.replica.height, self.replica.view)
         if current[0] == self._last_view[0] and current[1] > self._last_view[1]:
             self.view_changes += current[1] - self._last_view[1]
         self._last_view = current
+
+    # -- the peers' clock -------------------------------------------------------------
+
+    def _sample_clock(self, proposer: bytes, block_time: int, now_s: int) -> None:
+        """Remember (our clock - ``proposer``'s block time); warn if we drift."""
+        if proposer == self.host.signer.public_key:
+            return
+        self._peer_clocks.pop(proposer, None)
+        self._peer_clocks[proposer] = now_s - block_time
+        while len(self._peer_clocks) > CLOCK_SAMPLES:
+            self._peer_clocks.pop(next(iter(self._peer_clocks)))
+        offset = self.clock_offset_s()
+        monotonic = self.clock.monotonic()
+        if (
+            offset is not None
+            and abs(offset) > CLOCK_WARN_S
+            and monotonic - self._clock_warned_at >= CLOCK_WARN_EVERY_S
+        ):
+            self._clock_warned_at = monotonic
+            log.warning(
+                "our clock is %+d s off the other validators' (median of their block times; "
+                "proposals dated more than %d s past our clock are refused): check NTP",
+                offset,
+                MAX_FUTURE_DRIFT_S,
+            )
+
+    def clock_offset_s(self) -> int | None:
+        """Our clock minus the peers' (median over proposers heard from), or None."""
+        if not self._peer_clocks:
+            return None
+        return int(statistics.median_low(self._peer_clocks.values()))
 
     # -- reads ------------------------------------------------------------------------
 
@@ -446,7 +589,10 @@ class ConsensusDriver:
             "peers_connected": len(self.links.connected()),
             "validators": len(replica.valset),
             "evidence": len(self.evidence),
-            "syncing": replica.height > self.node.store.head.height + 1,
+            "syncing": replica.height > self.host.head_tip().height + 1,
+            "clock_offset_s": self.clock_offset_s(),
+            "clock_tolerance_s": MAX_FUTURE_DRIFT_S,
+            "proposals_refused_for_time": self.refused_for_time,
         }
 
     def update_metrics(self, metrics: Metrics) -> None:
@@ -454,3 +600,5 @@ class ConsensusDriver:
         metrics.view_changes = self.view_changes
         metrics.peers_connected = len(self.links.connected())
         metrics.evidence = len(self.evidence)
+        metrics.proposals_refused_for_time = self.refused_for_time
+        metrics.clock_offset_s = self.clock_offset_s() or 0

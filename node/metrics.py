@@ -26,6 +26,8 @@ class Metrics:
     evidence: int = 0
     speculations: int = 0
     speculation_hits: int = 0
+    proposals_refused_for_time: int = 0
+    clock_offset_s: int = 0
     committed: Counter[tuple[str, str]] = field(default_factory=Counter)
     latency_buckets: list[int] = field(default_factory=lambda: [0] * (len(_LATENCY_BUCKETS_MS) + 1))
     latency_sum_ms: float = 0.0
@@ -66,6 +68,16 @@ class Metrics:
                 "skillchain_speculation_hits_total",
                 self.speculation_hits,
                 "Proposals verified without executing again (their preview matched).",
+            ),
+            (
+                "skillchain_proposals_refused_for_time_total",
+                self.proposals_refused_for_time,
+                "Proposals refused because their time is ahead of our clock (check NTP).",
+            ),
+            (
+                "skillchain_clock_offset_seconds",
+                self.clock_offset_s,
+                "Our clock minus the median of the other validators' block times.",
             ),
             (
                 "skillchain_evidence_total",

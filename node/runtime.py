@@ -29,6 +29,7 @@ import logging
 import signal
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +39,22 @@ import contracts
 from chain.codec import Value
 from chain.errors import DecodeError, SkillchainError
 from chain.genesis import load_genesis
-from chain.types import Block, ReceiptStatus, Tx
-from consensus.messages import max_block_bytes
+from chain.types import Block, CommitCertificate, ReceiptStatus, Tx
+from chain.validators import ValidatorSet
+from consensus.actions import Tip
+from consensus.messages import CertifiedBlock, max_block_bytes
+from node.byzantine import Byzantine
 from node.config import NodeConfig, load_config
-from node.consensus_driver import ConsensusDriver
+from node.consensus_driver import TICK_S, ConsensusDriver, DriverSettings, fail_stop
 from node.executor import Execution, Executor
 from node.keys import load_key
+from node.links import PeerNetwork
 from node.mempool import Admission, Mempool, MempoolLimits, Parsed
 from node.metrics import Metrics
 from node.queries import run_query
 from node.rpc import build_app
 from storage.store import Store, TxLocation
+from storage.wal import WriteAheadLog
 
 __all__ = ["Node", "run_node"]
 
@@ -112,7 +118,21 @@ class Node:
         self._waiters: dict[bytes, list[asyncio.Future[TxLocation]]] = defaultdict(list)
         self._admitted_at: dict[bytes, float] = {}
         self._subscribers: list[asyncio.Queue[dict[str, Any]]] = []
-        self.consensus = ConsensusDriver(self)
+        self._valsets: dict[int, ValidatorSet] = {}
+        self.byzantine = Byzantine.from_env(self.suite, self.chain_id, self.signer)
+        self.byzantine.peers = sorted(self._peer_addresses())
+        self.consensus = ConsensusDriver(
+            self,
+            self._links,
+            WriteAheadLog(self.home / "consensus.wal"),
+            DriverSettings(
+                block_interval_ms=self.config.block_interval_ms,
+                max_block_txs=self.config.max_block_txs,
+                preview_proposals=self.config.preview_proposals,
+            ),
+            defer=lambda callback: asyncio.get_running_loop().call_soon(callback),
+            byzantine=self.byzantine,
+        )
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
@@ -120,7 +140,9 @@ class Node:
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.consensus.start()
+        await self.links.start(self.config.p2p_host, self.config.p2p_port)
+        self.consensus.start()
+        self._tasks.append(asyncio.create_task(self._tick_loop()))
         self._runner = web.AppRunner(
             build_app(self, self.config.rpc_rate_per_s, 2 * self.config.rpc_rate_per_s),
             access_log=None,
@@ -144,7 +166,8 @@ class Node:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_exception(TimeoutError())
-        await self.consensus.stop()
+        await self.links.stop()
+        self.consensus.close()
         if self._runner is not None:
             await self._runner.cleanup()
         self.store.close()
@@ -223,12 +246,12 @@ class Node:
             if batch and (
                 len(batch) >= MAX_GOSSIP_BATCH or size + len(raw) > MAX_GOSSIP_FRAME_BYTES
             ):
-                self.consensus.links.broadcast(["t", batch])
+                self.links.broadcast(["t", batch])
                 batch, size = [], 0
             batch.append(raw)
             size += len(raw)
         if batch:
-            self.consensus.links.broadcast(["t", batch])
+            self.links.broadcast(["t", batch])
 
     async def _admit_loop(self) -> None:
         incoming = self._incoming
@@ -245,6 +268,77 @@ class Node:
         while True:
             await asyncio.sleep(GOSSIP_INTERVAL_S)
             self.flush_gossip()
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                self.consensus.tick()
+            except Exception:  # ours: the driver answers a peer's faults itself
+                fail_stop("ticking the consensus driver")
+
+    # -- what the consensus driver needs (``node.consensus_driver.DriverHost``) ----
+
+    def _peer_addresses(self) -> dict[bytes, tuple[str, int]]:
+        return {bytes.fromhex(p.public_key): (p.host, p.port) for p in self.config.peers}
+
+    def _links(self, on_frame: Callable[[bytes, Value], None]) -> PeerNetwork:
+        self.links = PeerNetwork(
+            self.suite,
+            self.signer,
+            self.chain_id,
+            self.genesis_hash,
+            self._peer_addresses(),
+            lambda key: key in self.executor.validator_set(),
+            on_frame,
+        )
+        return self.links
+
+    def head_tip(self) -> Tip:
+        head = self.store.head
+        return Tip(head.height, head.block_hash)
+
+    def next_validator_set(self) -> ValidatorSet:
+        return self.executor.validator_set()
+
+    def validators_at(self, height: int) -> ValidatorSet:
+        """The set in force at ``height`` (fixed by the committed state after height-1)."""
+        if height == self.store.head.height + 1:
+            return self.executor.validator_set()
+        if height not in self._valsets:
+            state = contracts.Overlay(_HistoricReader(self.store.tree, max(0, height - 1)))
+            self._valsets[height] = contracts.validator_set_at(state)
+        return self._valsets[height]
+
+    def certified_block(self, height: int) -> CertifiedBlock | None:
+        block, cert = self.store.block(height), self.store.certificate(height)
+        return None if block is None or cert is None else CertifiedBlock(block, cert)
+
+    def verify_block(self, block: Block, now_s: int) -> None:
+        self.executor.verify(block, now_s)
+
+    def commit_block(self, block: Block, certificate: CommitCertificate) -> None:
+        self.on_committed(self.executor.commit(block, certificate))
+
+    def parent_time(self) -> int:
+        return self.executor.parent_time()
+
+    def pending_txs(self) -> int:
+        return len(self.mempool)
+
+    def take_batch(self) -> list[tuple[Tx, bytes]]:
+        return self.mempool.take(self.config.max_block_txs, self.max_block_bytes())
+
+    def build_block(self, view: int, time_s: int, batch: Sequence[tuple[Tx, bytes]]) -> Block:
+        return self.executor.propose(view, time_s, self.signer.public_key, batch).block
+
+    def speculate(
+        self, height: int, time_s: int, proposer: bytes, txs: Sequence[tuple[Tx, bytes]]
+    ) -> None:
+        self.executor.speculate(height, time_s, proposer, txs)
+
+    def mempool_entry(self, digest: bytes) -> tuple[Tx, int] | None:
+        return self.mempool.entry(digest)
 
     # -- commits ----------------------------------------------------------------
 
@@ -344,6 +438,16 @@ class Node:
 
     def query(self, name: str, params: dict[str, str]) -> dict[str, Any]:
         return run_query(self.store, name, params)
+
+
+class _HistoricReader:
+    """State values as of a committed version (for validator sets of past heights)."""
+
+    def __init__(self, tree: Any, version: int) -> None:
+        self._tree, self._version = tree, version
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._tree.get(key, self._version)
 
 
 async def _serve(home: Path) -> None:

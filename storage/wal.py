@@ -89,6 +89,10 @@ class WriteAheadLog:
         self._sync_dir()
         self._records = list(keep)
 
+    def size_bytes(self) -> int:
+        """Bytes in the log file now (the driver prunes when it grows too large)."""
+        return os.fstat(self._fd).st_size
+
     def close(self) -> None:
         os.close(self._fd)
 

@@ -9,6 +9,8 @@ the primary of the current (height, view), once, and only when every tx is here.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from chain.types import Block, Tx
@@ -119,17 +121,17 @@ def test_a_replica_acts_on_one_preview_from_the_primary_of_its_height_and_view(n
     driver = node.consensus
     assert driver.replica.view == 0
     not_primary = primary_key(node, height + 1)
-    driver._on_preview(not_primary, preview_of(net, txs, height))
-    driver._on_preview(primary_key(node, height + 1), preview_of(net, txs, height + 1))
-    driver._on_preview(primary_key(node, height, 1), preview_of(net, txs, height, view=1))
+    driver.on_frame(not_primary, ["p", preview_of(net, txs, height)])
+    driver.on_frame(primary_key(node, height + 1), ["p", preview_of(net, txs, height + 1)])
+    driver.on_frame(primary_key(node, height, 1), ["p", preview_of(net, txs, height, view=1)])
     for garbage in (None, [], [height, 0, 1], [height, 0, "t", []], [height, 0, 1, []],
                     [height, 0, 1, [b"short"]], [height, 0, 1, "x"]):
-        driver._on_preview(primary_key(node, height), garbage)
+        driver.on_frame(primary_key(node, height), ["p", garbage])
     assert node.executor.speculations == 0
 
-    driver._on_preview(primary_key(node, height), preview_of(net, txs, height))
+    driver.on_frame(primary_key(node, height), ["p", preview_of(net, txs, height)])
     assert node.executor.speculations == 1
-    driver._on_preview(primary_key(node, height), preview_of(net, txs, height))
+    driver.on_frame(primary_key(node, height), ["p", preview_of(net, txs, height)])
     assert node.executor.speculations == 1  # once per (height, view)
 
 
@@ -138,7 +140,8 @@ def test_a_preview_listing_a_tx_the_replica_lacks_is_ignored(net):
     txs = gossiped(net, 1)
     missing = net.workload.sessions()[:1]
     height = node.store.head.height + 1
-    node.consensus._on_preview(primary_key(node, height), preview_of(net, txs + missing, height))
+    preview = preview_of(net, txs + missing, height)
+    node.consensus.on_frame(primary_key(node, height), ["p", preview])
     assert node.executor.speculations == 0
 
 
@@ -148,7 +151,7 @@ def test_gossip_queued_before_a_preview_is_admitted_before_it_is_read(net):
     node.on_gossip([tx.encode() for tx in txs])  # queued for the admission loop
     assert len(node.mempool) == 0
     height = node.store.head.height + 1
-    node.consensus._on_preview(primary_key(node, height), preview_of(net, txs, height))
+    node.consensus.on_frame(primary_key(node, height), ["p", preview_of(net, txs, height)])
     assert len(node.mempool) == len(txs)
     assert node.executor.speculations == 1
 
@@ -162,11 +165,11 @@ def test_a_preview_beyond_one_block_or_with_repeats_is_ignored(net, limit):
     if limit == "repeat":
         preview[3] = preview[3] + preview[3][:1]
     elif limit == "max_block_txs":
-        node.config = node.config.model_copy(update={"max_block_txs": len(txs) - 1})
+        node.consensus.settings = replace(node.consensus.settings, max_block_txs=len(txs) - 1)
     else:
         size = sum(len(tx.encode()) for tx in txs)
         node.config = node.config.model_copy(update={"max_block_bytes": size - 1})
-    node.consensus._on_preview(primary_key(node, height), preview)
+    node.consensus.on_frame(primary_key(node, height), ["p", preview])
     assert node.executor.speculations == 0
 
 
@@ -179,7 +182,7 @@ def test_a_preview_admits_a_bounded_amount_of_queued_gossip(net, monkeypatch):
     monkeypatch.setattr(runtime, "ADMIT_NOW_BYTES", size)  # room for one tx
     node.on_gossip([tx.encode() for tx in txs])
     height = node.store.head.height + 1
-    node.consensus._on_preview(primary_key(node, height), preview_of(net, txs, height))
+    node.consensus.on_frame(primary_key(node, height), ["p", preview_of(net, txs, height)])
     assert len(node.mempool) == 1  # the rest waits for the admission loop
     assert node.executor.speculations == 0
 
@@ -204,7 +207,7 @@ def test_a_preview_that_arrives_before_our_own_commit_is_taken_up_after_it(net):
     head = node.store.head.height
     early = preview_of(net, txs, head + 2)
     early[2] = net.chain.time_s + 5  # after the parent's time
-    node.consensus._on_preview(primary_key(node, head + 2), early)
+    node.consensus.on_frame(primary_key(node, head + 2), ["p", early])
     assert node.executor.speculations == 0  # we have not committed head + 1 yet
 
     assert all(r.code == "" for r in net.chain.commit([], advance_s=1))
