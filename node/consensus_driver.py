@@ -96,7 +96,7 @@ from consensus.actions import (
 from consensus.messages import CertifiedBlock, Message, decode_message, encode_message
 from consensus.proposals import is_primary_of
 from consensus.replica import Replica
-from node import crashpoints
+from node import crashpoints, mutations
 from node.byzantine import Byzantine
 from node.executor import MAX_FUTURE_DRIFT_S
 from node.faults import Faults
@@ -304,6 +304,8 @@ class ConsensusDriver:
             try:
                 message = decode_message(body)
             except DecodeError as exc:
+                if mutations.is_enabled("fatal_on_garbage"):
+                    self._fatal("decoding a peer's message")
                 self.host.faults.drop("consensus", "undecodable", sender)
                 log.debug("garbage consensus message from %s: %s", sender.hex()[:12], exc)
                 return
@@ -415,7 +417,8 @@ class ConsensusDriver:
         """Sync the WAL, then send (one peer, or all when ``to`` is None)."""
         if isinstance(message, Vote):
             crashpoints.hit("before_vote_send")
-        self._sync_wal()
+        if not mutations.is_enabled("send_before_sync"):
+            self._sync_wal()
         for peer, frame in self.byzantine.outgoing(message, to):
             if peer is None:
                 self.links.broadcast(frame)
