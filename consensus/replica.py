@@ -216,7 +216,15 @@ class Replica(ServiceMixin, ProposalMixin):
         self.round = HeightState()
         self._consecutive_view_changes = 0
         self._set_step(0, Step.VIEW_CHANGE)
-        actions = self.enter_propose(self.height, 0)
+        remembered = self._journal_ahead.pop(self.height, None)
+        if remembered:
+            # We signed at this height before our store was wiped (and caught up
+            # to it since): resume from what we signed, never sign it afresh.
+            for rec in remembered:
+                self._restore_one(rec)
+            actions = self._resume_view()
+        else:
+            actions = self.enter_propose(self.height, 0)
         return actions + self._drain_future() + self._try_catch_up()
 
     def on_message(self, sender: bytes, msg: Message) -> list[Action]:
@@ -575,10 +583,13 @@ class Replica(ServiceMixin, ProposalMixin):
         blocks); records of this height rebuild the double-signing guard and
         the view we had reached, which never goes back after a restart.
         """
+        self._journal_ahead: dict[int, list[object]] = {}
         for data in journal:
             rec = decode_journal(data)
             if rec.height == self.height:
                 self._restore_one(rec)
+            elif rec.height > self.height:  # our store was wiped; the journal was not
+                self._journal_ahead.setdefault(rec.height, []).append(rec)
 
     def _restore_one(self, rec: object) -> None:
         r = self.round
