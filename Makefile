@@ -12,7 +12,7 @@ help:
 	@echo "make demo             run a local validator network with a realistic workload"
 	@echo "make test             lint + the whole test suite (what CI runs)"
 	@echo "make test-slow        the long tests left out of make test (100,000 bad requests, ...)"
-	@echo "make sim SEEDS=N      consensus simulator over N seeds (default 20000)"
+	@echo "make sim SEEDS=N      consensus simulator over N seeds (default 20000) and the node-shell simulator (SHELL_SEEDS=500)"
 	@echo "make chaos MINUTES=N VALIDATORS=n   long fault-injection run (JSON on the last line)"
 	@echo "make bench-state      state tree and storage benchmarks (JSON on the last line)"
 	@echo "make bench            4- and 7-validator cluster throughput and latency (JSON)"
@@ -41,8 +41,9 @@ demo: $(STAMP)
 	$(BIN)/python -m cli.main demo $(DEMO_ARGS)
 
 SEEDS ?= 20000
+SHELL_SEEDS ?= 500
 sim: $(STAMP)
-	$(BIN)/python -m tests.consensus.run_sim --seeds $(SEEDS) --n 4,7,10,12 --mutants
+	$(BIN)/python -m tests.consensus.run_sim --seeds $(SEEDS) --n 4,7,10,12 --mutants --shell-seeds $(SHELL_SEEDS)
 
 MINUTES ?= 30
 VALIDATORS ?= 4

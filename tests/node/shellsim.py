@@ -38,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import heapq
+import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -401,12 +402,15 @@ class ShellSimulation:
         previous = set(mutations.ENABLED)
         mutations.ENABLED.clear()
         mutations.ENABLED.update(self.opts.mutants)
+        quiet = logging.getLogger("skillchain")
+        level, quiet.level = quiet.level, logging.CRITICAL  # drivers log every refusal
         violation = None
         try:
             self._main_loop()
         except (Violation, _Failed) as exc:
             violation = str(exc)
         finally:
+            quiet.setLevel(level)
             mutations.ENABLED.clear()
             mutations.ENABLED.update(previous)
         faults: dict[str, int] = {}
@@ -422,7 +426,10 @@ class ShellSimulation:
 
     def _main_loop(self) -> None:
         for node in self.nodes:
-            self._boot(node)
+            try:
+                self._boot(node)
+            except _Crash:
+                self._crash(node)
             if node.byzantine is not None:
                 self._push(self.rng.randint(20, 80), NOISE, node.index, 0, None)
         while self.low() < self.opts.target_blocks:
