@@ -21,9 +21,67 @@ foreign chain or genesis, or a bad signature closes the connection with a
 REFUSED frame saying why. After the handshake every frame is
 ``4-byte big-endian length || canonical msgpack``, at most ``MAX_FRAME_BYTES``.
 
-Sending never blocks consensus: each peer has a bounded queue; when a peer is
-down or slow its queue fills and new frames for it are dropped (counted).
+Sending never blocks consensus: each peer has a queue bounded in bytes; when
+a peer is down or slow its queue fills and new frames for it are dropped.
 Consensus tolerates loss — it retransmits on timers and catches up.
+
+Budgets (the shell's rule, ``node/__init__.py``)
+------------------------------------------------
+Whatever a remote party does wrong on the link port is dropped and counted
+in ``faults`` (source ``link``; charged to the peer's key once it is
+authenticated), never raised out of here. The limits, and why these values:
+
+* **Pending handshakes** (accepted, not yet authenticated): at most
+  ``clamp(2 x validators, 16, 64)`` at a time, and ``PENDING_PER_ADDRESS``
+  (8) from one source address; beyond, the connection is closed at once
+  (``handshake_cap`` / ``address_cap``). An honest handshake takes one round
+  trip and two signatures (milliseconds) and each validator dials us once, so
+  twice the set absorbs a reconnect storm; the per-address share keeps one
+  host from taking every slot. Connections from the validators' configured
+  hosts draw on a pool of their own (each such host may hold
+  ``max(8, 2 x validators configured there)``, for devnets on one address),
+  so hosts that are not validators cannot lock validators out, however many
+  addresses they use. ``HANDSHAKE_TIMEOUT_S`` (5 s) runs from accept, so it
+  bounds the wait for the first byte as well as the whole handshake
+  (``handshake_timeout``).
+* **Inbound connections**: at most ``2 x validators + 2 x pending cap`` in
+  total (``conn_cap``: the fd bound). An authenticated validator holds one
+  inbound link: a new authenticated link from the same key replaces the older
+  one (the dialer keeps only one, so the older is a dead half), so it holds
+  two only for the moment of a reconnect. Authenticated links are capped per
+  key rather than per address because validators may share an address (a
+  devnet on loopback, NAT).
+* **Send queues**: ``QUEUE_BYTES`` (32 MiB) per peer, whether its link is up
+  or down (``send_queue_full``, charged to the peer). It must hold one
+  largest frame (``MAX_FRAME_BYTES``, 20 MiB: a NEW-VIEW with its blocks) plus
+  the votes and gossip queued behind it; more only lets a peer that reads
+  slowly hold our memory. The transport holds at most one write batch
+  (``WRITE_BATCH_BYTES``, 1 MiB) plus one frame on top, so a peer costs at
+  most ~53 MiB however it behaves.
+* **Slow readers**: each drain must finish within
+  ``drain_timeout_s + bytes / MIN_READ_BYTES_PER_S`` (10 s plus 1 s per MiB
+  written, i.e. a peer must read at 1 MiB/s, a slow WAN link, once it reads
+  at all). A peer that misses it is disconnected (``slow_reader``, charged to
+  the peer) and redialled after ``BACKOFF_MAX_S``; its queued frames stay,
+  bounded as above.
+* **Garbage** from an authenticated peer (oversized or non-canonical frame)
+  closes its link (``garbage_frame``, charged to it) and refuses its
+  reconnects for ``penalty_base_s x 2^(offences-1)`` (1 s doubling, at most
+  ``PENALTY_MAX_S``, 60 s; offences forgotten after ``PENALTY_FORGET_S``,
+  10 min, of good behaviour), so it cannot make us decode garbage at its
+  reconnect rate. The refusal happens at HELLO, before any signature work
+  (``penalised``, charged to nobody: HELLO's key is not yet proven).
+* **Logs** about what remote parties did are rate-limited per kind
+  (one line per ``LOG_INTERVAL_S``, with the number suppressed), so a flood
+  costs counters, not disk.
+
+An attacker that shares a validator's source address can delay that
+validator's links (not others'); the link port should still be reachable only
+from the validators' addresses (firewall).
+
+The total/per-address budget for pending handshakes is ``_AddressBudget``,
+meant to be replaced by the shared ``node.listeners.ConnectionBudget`` once
+that exists (same shape: acquire by address, release).
 """
 
 from __future__ import annotations
@@ -33,14 +91,24 @@ import contextlib
 import logging
 import os
 import struct
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chain.codec import Value, decode, encode
 from chain.crypto import CryptoSuite, Signer
 from chain.errors import DecodeError
+from node.faults import Faults
 
-__all__ = ["MAX_FRAME_BYTES", "LinkStats", "PeerNetwork", "read_frame", "write_frame"]
+__all__ = [
+    "MAX_FRAME_BYTES",
+    "QUEUE_BYTES",
+    "LinkStats",
+    "PeerLinkStats",
+    "PeerNetwork",
+    "read_frame",
+    "write_frame",
+]
 
 log = logging.getLogger("skillchain.links")
 
@@ -48,7 +116,17 @@ TAG_LINK = b"skillchain/link-handshake/v1"
 LINK_VERSION = 1
 MAX_FRAME_BYTES = 20 * 1024 * 1024
 HANDSHAKE_TIMEOUT_S = 5.0
-QUEUE_FRAMES = 20_000
+QUEUE_BYTES = 32 * 1024 * 1024
+WRITE_BATCH_BYTES = 1 << 20
+DRAIN_TIMEOUT_S = 10.0
+MIN_READ_BYTES_PER_S = 1 << 20
+PENDING_PER_ADDRESS = 8
+PENDING_MIN, PENDING_MAX = 16, 64
+INBOUND_PER_VALIDATOR = 2
+PENALTY_BASE_S = 1.0
+PENALTY_MAX_S = 60.0
+PENALTY_FORGET_S = 600.0
+LOG_INTERVAL_S = 10.0
 BACKOFF_MIN_S = 0.05
 BACKOFF_MAX_S = 3.0
 _LEN = struct.Struct(">I")
@@ -56,6 +134,10 @@ _LEN = struct.Struct(">I")
 
 class LinkRefused(Exception):
     """The other side is not a validator we may talk to (or we are not one for it)."""
+
+
+class SlowReader(Exception):
+    """The peer did not take what we wrote within the drain deadline."""
 
 
 async def read_frame(reader: asyncio.StreamReader, max_bytes: int = MAX_FRAME_BYTES) -> Value:
@@ -86,8 +168,124 @@ class LinkStats:
     connected_in: set[bytes] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class PeerLinkStats:
+    """One peer's link as ``PeerNetwork.peer_stats`` reports it (status, /metrics)."""
+
+    connected_out: bool
+    connections_in: int
+    queued_frames: int
+    queued_bytes: int
+    """Frames waiting in our queue plus bytes the transport has not sent yet."""
+    sent_frames: int
+    dropped_frames: int
+    slow_reader: int
+    garbage: int
+    penalised_for_s: float
+
+
+class _SendQueue:
+    """Encoded frames for one peer, bounded in bytes (not frames: frames vary 100 B-20 MiB)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._frames: deque[bytes] = deque()
+        self._ready = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def put(self, frame: bytes) -> bool:
+        """Append ``frame`` unless it would take the queue over its bound."""
+        if self.bytes + len(frame) > self.max_bytes:
+            return False
+        self._frames.append(frame)
+        self.bytes += len(frame)
+        self._ready.set()
+        return True
+
+    def pop(self) -> bytes:
+        frame = self._frames.popleft()
+        self.bytes -= len(frame)
+        if not self._frames:
+            self._ready.clear()
+        return frame
+
+    async def wait(self) -> None:
+        """Until there is a frame to send."""
+        await self._ready.wait()
+
+
+@dataclass
+class _Peer:
+    """What we keep per validator key: its queue, its links and its record."""
+
+    queue: _SendQueue
+    writer: asyncio.StreamWriter | None = None
+    inbound: list[asyncio.StreamWriter] = field(default_factory=list)
+    sent: int = 0
+    dropped: int = 0
+    slow_reader: int = 0
+    garbage: int = 0
+    offences: int = 0
+    last_offence: float = float("-inf")
+    penalised_until: float = float("-inf")
+
+
+class _AddressBudget:
+    """Slots with a total and a per-address cap (to become ``node.listeners.ConnectionBudget``)."""
+
+    def __init__(
+        self, total: int, per_address: int, overrides: dict[str, int] | None = None
+    ) -> None:
+        self.total, self.per_address = total, per_address
+        self._overrides = overrides or {}
+        self._held: Counter[str] = Counter()
+        self._count = 0
+
+    def acquire(self, address: str) -> str | None:
+        """Take a slot for ``address``; the refusal's fault kind when there is none."""
+        if self._count >= self.total:
+            return "handshake_cap"
+        if self._held[address] >= self._overrides.get(address, self.per_address):
+            return "address_cap"
+        self._held[address] += 1
+        self._count += 1
+        return None
+
+    def release(self, address: str) -> None:
+        self._held[address] -= 1
+        if self._held[address] <= 0:
+            del self._held[address]
+        self._count -= 1
+
+
+class _LimitedLog:
+    """At most one line per kind per ``LOG_INTERVAL_S``: remote parties must not fill our disk."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._suppressed: Counter[str] = Counter()
+
+    def warning(self, kind: str, message: str, *args: object) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._last.get(kind, float("-inf")) < LOG_INTERVAL_S:
+            self._suppressed[kind] += 1
+            return
+        self._last[kind] = now
+        suppressed = self._suppressed.pop(kind, 0)
+        suffix = f" ({suppressed} similar in the last {LOG_INTERVAL_S:.0f} s)" if suppressed else ""
+        log.warning(message + suffix, *args)
+
+
 def _transcript(role: str, nonce_d: bytes, nonce_l: bytes, dialer: bytes, listener: bytes) -> bytes:
     return encode([role, nonce_d, nonce_l, dialer, listener])
+
+
+def _address(writer: asyncio.StreamWriter) -> str:
+    peername = writer.get_extra_info("peername")
+    return str(peername[0]) if peername else "unknown"
 
 
 class PeerNetwork:
@@ -102,6 +300,11 @@ class PeerNetwork:
         peers: dict[bytes, tuple[str, int]],
         is_validator: Callable[[bytes], bool],
         on_frame: Callable[[bytes, Value], None],
+        faults: Faults | None = None,
+        *,
+        queue_bytes: int = QUEUE_BYTES,
+        drain_timeout_s: float = DRAIN_TIMEOUT_S,
+        penalty_base_s: float = PENALTY_BASE_S,
     ) -> None:
         self._suite = suite
         self._signer = signer
@@ -110,18 +313,40 @@ class PeerNetwork:
         self._peers = {k: a for k, a in peers.items() if k != signer.public_key}
         self._is_validator = is_validator
         self._on_frame = on_frame
-        self._queues: dict[bytes, asyncio.Queue[bytes]] = {}
+        self.faults = faults if faults is not None else Faults()
+        self._queue_bytes = queue_bytes
+        self._drain_timeout_s = drain_timeout_s
+        self._penalty_base_s = penalty_base_s
+        validators = len(self._peers) + 1
+        pending = max(PENDING_MIN, min(PENDING_MAX, 2 * validators))
+        hosts = Counter(host for host, _port in self._peers.values())
+        shares = {host: max(PENDING_PER_ADDRESS, 2 * n) for host, n in hosts.items()}
+        self._validator_hosts = set(shares)
+        self._pending_known = _AddressBudget(pending, PENDING_PER_ADDRESS, shares)
+        self._pending_other = _AddressBudget(pending, PENDING_PER_ADDRESS)
+        self._max_inbound = INBOUND_PER_VALIDATOR * validators + 2 * pending
+        self._state: dict[bytes, _Peer] = {k: self._new_peer() for k in self._peers}
         self._tasks: list[asyncio.Task[None]] = []
         self._server: asyncio.base_events.Server | None = None
         self._inbound: set[asyncio.StreamWriter] = set()
+        self._log = _LimitedLog()
         self.stats = LinkStats()
+
+    def _new_peer(self) -> _Peer:
+        return _Peer(_SendQueue(self._queue_bytes))
+
+    def _peer(self, key: bytes) -> _Peer:
+        """State for ``key``: a configured peer, or a validator that dialled us (bounded set)."""
+        state = self._state.get(key)
+        if state is None:
+            state = self._state[key] = self._new_peer()
+        return state
 
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self, host: str, port: int) -> None:
         self._server = await asyncio.start_server(self._accept, host, port, limit=2**16)
         for key, address in self._peers.items():
-            self._queues[key] = asyncio.Queue(QUEUE_FRAMES)
             self._tasks.append(asyncio.create_task(self._dial_forever(key, address)))
 
     async def stop(self) -> None:
@@ -138,28 +363,69 @@ class PeerNetwork:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
 
+    # -- what status and /metrics read -------------------------------------------
+
+    def peer_stats(self) -> dict[bytes, PeerLinkStats]:
+        """Each peer's link: connected out/in, queued frames and bytes, drops, penalty."""
+        now = asyncio.get_running_loop().time()
+        return {key: self._peer_link_stats(state, now) for key, state in self._state.items()}
+
+    def _peer_link_stats(self, state: _Peer, now: float) -> PeerLinkStats:
+        unsent = state.writer.transport.get_write_buffer_size() if state.writer else 0
+        return PeerLinkStats(
+            connected_out=state.writer is not None,
+            connections_in=len(state.inbound),
+            queued_frames=len(state.queue),
+            queued_bytes=state.queue.bytes + unsent,
+            sent_frames=state.sent,
+            dropped_frames=state.dropped,
+            slow_reader=state.slow_reader,
+            garbage=state.garbage,
+            penalised_for_s=max(0.0, round(state.penalised_until - now, 3)),
+        )
+
+    def metric_lines(self) -> list[str]:
+        """Prometheus gauges per peer (key prefix); drops are in ``faults``' counters."""
+        lines = [
+            "# HELP skillchain_link_connected Links to (out) and from (in) each validator.",
+            "# TYPE skillchain_link_connected gauge",
+        ]
+        stats = sorted((key.hex()[:16], s) for key, s in self.peer_stats().items())
+        for label, s in stats:
+            lines.append(f'skillchain_link_connected{{peer="{label}",direction="out"}} '
+                         f"{int(s.connected_out)}")
+            lines.append(f'skillchain_link_connected{{peer="{label}",direction="in"}} '
+                         f"{s.connections_in}")
+        lines += [
+            "# HELP skillchain_link_queued_bytes Bytes queued for a validator, not yet sent.",
+            "# TYPE skillchain_link_queued_bytes gauge",
+        ]
+        lines += [f'skillchain_link_queued_bytes{{peer="{label}"}} {s.queued_bytes}'
+                  for label, s in stats]
+        return lines
+
     # -- sending ---------------------------------------------------------------
 
     def send(self, peer: bytes, value: Value) -> None:
         """Queue ``value`` for ``peer``; dropped (and counted) when its queue is full."""
-        queue = self._queues.get(peer)
-        if queue is None:
+        state = self._state.get(peer)
+        if state is None or peer not in self._peers:
             return
         body = encode(value)
-        try:
-            queue.put_nowait(_LEN.pack(len(body)) + body)
-        except asyncio.QueueFull:
-            self.stats.dropped_out += 1
+        self._enqueue(peer, state, _LEN.pack(len(body)) + body)
 
     def broadcast(self, value: Value) -> None:
         """Queue ``value`` for every peer (encoded once)."""
         body = encode(value)
         frame = _LEN.pack(len(body)) + body
-        for queue in self._queues.values():
-            try:
-                queue.put_nowait(frame)
-            except asyncio.QueueFull:
-                self.stats.dropped_out += 1
+        for peer in self._peers:
+            self._enqueue(peer, self._state[peer], frame)
+
+    def _enqueue(self, peer: bytes, state: _Peer, frame: bytes) -> None:
+        if not state.queue.put(frame):
+            state.dropped += 1
+            self.stats.dropped_out += 1
+            self.faults.drop("link", "send_queue_full", peer)
 
     def connected(self) -> set[bytes]:
         """Peers we can currently send to."""
@@ -167,6 +433,7 @@ class PeerNetwork:
 
     async def _dial_forever(self, peer: bytes, address: tuple[str, int]) -> None:
         backoff = BACKOFF_MIN_S
+        state = self._state[peer]
         while True:
             try:
                 reader, writer = await asyncio.open_connection(*address, limit=2**16)
@@ -179,29 +446,33 @@ class PeerNetwork:
                     self._dial_handshake(reader, writer, peer), HANDSHAKE_TIMEOUT_S
                 )
                 backoff = BACKOFF_MIN_S
+                state.writer = writer
                 self.stats.connected_out.add(peer)
-                await self._pump_until_closed(reader, writer, self._queues[peer])
+                await self._pump_until_closed(reader, writer, state)
+            except SlowReader as exc:
+                state.slow_reader += 1
+                self.faults.drop("link", "slow_reader", peer)
+                self._log.warning("slow_reader", "link to %s cut off: %s", peer.hex()[:12], exc)
+                backoff = BACKOFF_MAX_S
             except (TimeoutError, OSError, asyncio.IncompleteReadError, DecodeError) as exc:
                 log.debug("link to %s lost: %s", peer.hex()[:12], exc)
             except LinkRefused as exc:
                 self.stats.refused += 1
-                log.warning("link to %s refused: %s", peer.hex()[:12], exc)
+                self._log.warning("refused_out", "link to %s refused: %s", peer.hex()[:12], exc)
             finally:
+                state.writer = None
                 self.stats.connected_out.discard(peer)
                 writer.close()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 
     async def _pump_until_closed(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        queue: asyncio.Queue[bytes],
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: _Peer
     ) -> None:
         # The listener never writes after the handshake, so any read completing
         # means the connection is gone; without this watch an idle link would
         # look alive until the next send.
-        pump = asyncio.create_task(self._pump(writer, queue))
+        pump = asyncio.create_task(self._pump(writer, state))
         closed = asyncio.create_task(reader.read(1))
         try:
             done, _ = await asyncio.wait({pump, closed}, return_when=asyncio.FIRST_COMPLETED)
@@ -213,15 +484,29 @@ class PeerNetwork:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    async def _pump(self, writer: asyncio.StreamWriter, queue: asyncio.Queue[bytes]) -> None:
+    async def _pump(self, writer: asyncio.StreamWriter, state: _Peer) -> None:
+        queue = state.queue
         while True:
-            frame = await queue.get()
-            writer.write(frame)
-            self.stats.frames_out += 1
-            while not queue.empty() and writer.transport.get_write_buffer_size() < 1 << 20:
-                writer.write(queue.get_nowait())
+            await queue.wait()
+            written = 0
+            while len(queue) and (
+                written == 0 or writer.transport.get_write_buffer_size() < WRITE_BATCH_BYTES
+            ):
+                frame = queue.pop()
+                writer.write(frame)
+                written += len(frame)
+                state.sent += 1
                 self.stats.frames_out += 1
-            await writer.drain()
+            await self._drain(writer, written)
+
+    async def _drain(self, writer: asyncio.StreamWriter, written: int) -> None:
+        """Wait for the peer to take what we wrote; ``SlowReader`` past the deadline."""
+        deadline = self._drain_timeout_s + written / MIN_READ_BYTES_PER_S
+        try:
+            await asyncio.wait_for(writer.drain(), deadline)
+        except TimeoutError:
+            unsent = writer.transport.get_write_buffer_size()
+            raise SlowReader(f"{unsent} bytes unread after {deadline:.1f} s") from None
 
     async def _dial_handshake(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: bytes
@@ -250,33 +535,97 @@ class PeerNetwork:
     # -- receiving ---------------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = None
+        address = _address(writer)
+        refusal = "conn_cap" if len(self._inbound) >= self._max_inbound else None
+        refusal = refusal or self._pending_for(address).acquire(address)
+        if refusal is not None:  # closed at once: a silent flood costs a counter, not an fd
+            self.faults.drop("link", refusal)
+            self._log.warning(refusal, "link connection from %s closed: %s", address, refusal)
+            writer.close()
+            return
         self._inbound.add(writer)
         try:
-            peer = await asyncio.wait_for(
+            peer = await self._handshake_inbound(reader, writer, address)
+            if peer is not None:
+                await self._receive(reader, writer, peer)
+        finally:
+            self._inbound.discard(writer)
+            writer.close()
+
+    def _pending_for(self, address: str) -> _AddressBudget:
+        """Validators' configured hosts have their own slots: others cannot take them."""
+        return self._pending_known if address in self._validator_hosts else self._pending_other
+
+    async def _handshake_inbound(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str
+    ) -> bytes | None:
+        """The dialer's proven key, or None (counted) when the handshake fails."""
+        try:
+            return await asyncio.wait_for(
                 self._accept_handshake(reader, writer), HANDSHAKE_TIMEOUT_S
             )
-            self.stats.connected_in.add(peer)
+        except LinkRefused as exc:
+            self.stats.refused += 1
+            self._log.warning("refused_in", "refused an inbound link from %s: %s", address, exc)
+            with contextlib.suppress(Exception):
+                write_frame(writer, ["refused", str(exc)])
+                await asyncio.wait_for(writer.drain(), 1.0)
+        except DecodeError as exc:
+            self.stats.garbage += 1
+            self.faults.drop("link", "bad_handshake")
+            self._log.warning("bad_handshake", "bad link handshake from %s: %s", address, exc)
+        except TimeoutError:
+            self.faults.drop("link", "handshake_timeout")
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._pending_for(address).release(address)
+        return None
+
+    async def _receive(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: bytes
+    ) -> None:
+        """Frames from an authenticated validator until its link closes."""
+        state = self._peer(peer)
+        for older in state.inbound:  # the dialer keeps one link: older ones are dead halves
+            older.close()
+        state.inbound = [writer]
+        self.stats.connected_in.add(peer)
+        try:
             while True:
                 value = await read_frame(reader)
                 self.stats.frames_in += 1
                 self._on_frame(peer, value)
-        except LinkRefused as exc:
-            self.stats.refused += 1
-            log.warning("refused an inbound link: %s", exc)
-            with contextlib.suppress(Exception):
-                write_frame(writer, ["refused", str(exc)])
-                await writer.drain()
         except DecodeError as exc:
             self.stats.garbage += 1
-            log.warning("closing a link that sent garbage: %s", exc)
-        except (TimeoutError, OSError, asyncio.IncompleteReadError):
+            self.faults.drop("link", "garbage_frame", peer)
+            penalty = self._penalise(state)
+            self._log.warning(
+                "garbage_frame",
+                "closing the link from %s, which sent garbage (%s); refusing it for %.1f s",
+                peer.hex()[:12],
+                exc,
+                penalty,
+            )
+        except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
-            if peer is not None:
+            if writer in state.inbound:
+                state.inbound.remove(writer)
+            if not state.inbound:
                 self.stats.connected_in.discard(peer)
-            self._inbound.discard(writer)
-            writer.close()
+
+    def _penalise(self, state: _Peer) -> float:
+        """Refuse the peer's reconnects for an interval doubling per recent offence."""
+        now = asyncio.get_running_loop().time()
+        if now - state.last_offence > PENALTY_FORGET_S:
+            state.offences = 0
+        state.garbage += 1
+        state.offences += 1
+        state.last_offence = now
+        penalty = min(PENALTY_MAX_S, self._penalty_base_s * 2 ** (state.offences - 1))
+        state.penalised_until = now + penalty
+        return penalty
 
     async def _accept_handshake(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -293,6 +642,7 @@ class PeerNetwork:
             raise LinkRefused("the dialer's key is not in the validator set")
         if not isinstance(nonce_d, bytes) or len(nonce_d) != 32:
             raise DecodeError("HELLO nonce must be 32 bytes")
+        self._refuse_if_penalised(dialer)
         me, nonce_l = self._signer.public_key, os.urandom(32)
         sig_l = self._signer.sign(
             TAG_LINK, self._chain_id, _transcript("listener", nonce_d, nonce_l, dialer, me)
@@ -305,6 +655,16 @@ class PeerNetwork:
         if not self._verify(dialer, _transcript("dialer", nonce_d, nonce_l, dialer, me), proof[0]):
             raise LinkRefused("the dialer's handshake signature does not verify")
         return dialer
+
+    def _refuse_if_penalised(self, dialer: bytes) -> None:
+        """Before any signature work: a key serving a garbage penalty is refused."""
+        state = self._state.get(dialer)
+        if state is None:
+            return
+        remaining = state.penalised_until - asyncio.get_running_loop().time()
+        if remaining > 0:
+            self.faults.drop("link", "penalised")  # HELLO's key is a claim: charge nobody
+            raise LinkRefused(f"penalised for sending garbage; retry in {remaining:.1f} s")
 
     def _verify(self, key: bytes, payload: bytes, signature: object) -> bool:
         if not isinstance(key, bytes) or not isinstance(signature, bytes):

@@ -159,3 +159,58 @@ def test_reconnects_after_the_peer_restarts(n):
             await b.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_new_authenticated_link_replaces_the_older_one_from_the_same_key():
+    from tests.hostile.linkpeer import dial_as
+
+    async def scenario():
+        ports = [free_port(), free_port()]
+        members = {KEYS[0].public_key, KEYS[1].public_key}
+        inbox = []
+        a = network(0, ports, members, inbox)
+        await a.start("127.0.0.1", ports[0])
+        try:
+            old_reader, old_writer = await dial_as(KEYS[1], ports[0])
+            await eventually(lambda: a.peer_stats()[KEYS[1].public_key].connections_in == 1)
+            new_reader, new_writer = await dial_as(KEYS[1], ports[0])
+            assert await asyncio.wait_for(old_reader.read(), 5) == b""  # the old half is closed
+            await eventually(lambda: a.peer_stats()[KEYS[1].public_key].connections_in == 1)
+            write_frame(new_writer, ["c", b"on the new link"])
+            await new_writer.drain()
+            await eventually(lambda: inbox)
+            assert inbox == [(KEYS[1].public_key, ["c", b"on the new link"])]
+            assert KEYS[1].public_key in a.stats.connected_in
+            old_writer.close()
+            new_writer.close()
+        finally:
+            await a.stop()
+
+    asyncio.run(scenario())
+
+
+def test_peer_stats_show_each_peer_and_render_as_metrics():
+    async def scenario():
+        ports = [free_port(), free_port()]
+        members = {KEYS[0].public_key, KEYS[1].public_key}
+        a, b = network(0, ports, members, []), network(1, ports, members, [])
+        await a.start("127.0.0.1", ports[0])
+        await b.start("127.0.0.1", ports[1])
+        try:
+            await eventually(lambda: a.connected() and b.connected())
+            await eventually(lambda: a.peer_stats()[KEYS[1].public_key].connections_in == 1)
+            a.send(KEYS[1].public_key, ["c", b"counted"])
+            await eventually(lambda: a.peer_stats()[KEYS[1].public_key].sent_frames == 1)
+            stats = a.peer_stats()[KEYS[1].public_key]
+            assert stats.connected_out
+            assert stats.queued_frames == 0 and stats.dropped_frames == 0
+            lines = a.metric_lines()
+            label = KEYS[1].public_key.hex()[:16]
+            assert f'skillchain_link_connected{{peer="{label}",direction="out"}} 1' in lines
+            assert f'skillchain_link_connected{{peer="{label}",direction="in"}} 1' in lines
+            assert any(line.startswith("skillchain_link_queued_bytes{") for line in lines)
+        finally:
+            await a.stop()
+            await b.stop()
+
+    asyncio.run(scenario())
