@@ -576,13 +576,15 @@ class ShellByzantine:
                     sim._wire(me.index, peer.index, encode(["c", encode_message(request)]))
         if "evidence_flood" in self.behaviours and me.driver is not None:
             height = me.driver.replica.height
-            for view in range(me.driver.settings.consensus.max_view_ahead + 1):
+            span = me.driver.settings.consensus.max_view_ahead + 1
+            for view in ((self.flip + k) % span for k in range(8)):  # all views, in turns
                 for phase in (Phase.PREPARE, Phase.COMMIT):
                     for _ in range(2):
                         vote = sign_vote(me.signer, CHAIN_ID, phase, height, view,
                                          self.rng.randbytes(32))
                         for peer in honest:
                             sim._wire(me.index, peer.index, encode(["c", encode_message(vote)]))
+            self.flip += 8
         if "garbage" in self.behaviours:
             for frame in (["c", self.rng.randbytes(40)], ["p", [1, 2, 3, [b"x"]]], ["?", 1], 7):
                 for peer in honest:
