@@ -91,6 +91,7 @@ import contextlib
 import logging
 import os
 import struct
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -264,12 +265,13 @@ class _AddressBudget:
 class _LimitedLog:
     """At most one line per kind per ``LOG_INTERVAL_S``: remote parties must not fill our disk."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
         self._last: dict[str, float] = {}
         self._suppressed: Counter[str] = Counter()
 
     def warning(self, kind: str, message: str, *args: object) -> None:
-        now = asyncio.get_running_loop().time()
+        now = self._clock()
         if now - self._last.get(kind, float("-inf")) < LOG_INTERVAL_S:
             self._suppressed[kind] += 1
             return
@@ -305,6 +307,7 @@ class PeerNetwork:
         queue_bytes: int = QUEUE_BYTES,
         drain_timeout_s: float = DRAIN_TIMEOUT_S,
         penalty_base_s: float = PENALTY_BASE_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._suite = suite
         self._signer = signer
@@ -317,6 +320,7 @@ class PeerNetwork:
         self._queue_bytes = queue_bytes
         self._drain_timeout_s = drain_timeout_s
         self._penalty_base_s = penalty_base_s
+        self._clock = clock
         validators = len(self._peers) + 1
         pending = max(PENDING_MIN, min(PENDING_MAX, 2 * validators))
         hosts = Counter(host for host, _port in self._peers.values())
@@ -329,7 +333,7 @@ class PeerNetwork:
         self._tasks: list[asyncio.Task[None]] = []
         self._server: asyncio.base_events.Server | None = None
         self._inbound: set[asyncio.StreamWriter] = set()
-        self._log = _LimitedLog()
+        self._log = _LimitedLog(clock)
         self.stats = LinkStats()
 
     def _new_peer(self) -> _Peer:
@@ -367,7 +371,7 @@ class PeerNetwork:
 
     def peer_stats(self) -> dict[bytes, PeerLinkStats]:
         """Each peer's link: connected out/in, queued frames and bytes, drops, penalty."""
-        now = asyncio.get_running_loop().time()
+        now = self._clock()
         return {key: self._peer_link_stats(state, now) for key, state in self._state.items()}
 
     def _peer_link_stats(self, state: _Peer, now: float) -> PeerLinkStats:
@@ -617,7 +621,7 @@ class PeerNetwork:
 
     def _penalise(self, state: _Peer) -> float:
         """Refuse the peer's reconnects for an interval doubling per recent offence."""
-        now = asyncio.get_running_loop().time()
+        now = self._clock()
         if now - state.last_offence > PENALTY_FORGET_S:
             state.offences = 0
         state.garbage += 1
@@ -661,7 +665,7 @@ class PeerNetwork:
         state = self._state.get(dialer)
         if state is None:
             return
-        remaining = state.penalised_until - asyncio.get_running_loop().time()
+        remaining = state.penalised_until - self._clock()
         if remaining > 0:
             self.faults.drop("link", "penalised")  # HELLO's key is a claim: charge nobody
             raise LinkRefused(f"penalised for sending garbage; retry in {remaining:.1f} s")

@@ -291,6 +291,7 @@ class Node:
             self._peer_addresses(),
             lambda key: key in self.executor.validator_set(),
             on_frame,
+            self.faults,
         )
         return self.links
 
@@ -434,7 +435,7 @@ class Node:
         self.counters.speculations = self.executor.speculations
         self.counters.speculation_hits = self.executor.speculation_hits
         self.consensus.update_metrics(self.counters)
-        return self.counters.render()
+        return self.counters.render() + "".join(f"{line}\n" for line in self.links.metric_lines())
 
     def query(self, name: str, params: dict[str, str]) -> dict[str, Any]:
         return run_query(self.store, name, params)
