@@ -70,7 +70,10 @@ authenticated), never raised out of here. The limits, and why these values:
   ``PENALTY_MAX_S``, 60 s; offences forgotten after ``PENALTY_FORGET_S``,
   10 min, of good behaviour), so it cannot make us decode garbage at its
   reconnect rate. The refusal happens at HELLO, before any signature work
-  (``penalised``, charged to nobody: HELLO's key is not yet proven).
+  (``penalised``, charged to nobody: HELLO's key is not yet proven). Other
+  refusals at the handshake (foreign chain, key outside the set, bad
+  signature) count as ``refused``, malformed handshake frames as
+  ``bad_handshake``.
 * **Logs** about what remote parties did are rate-limited per kind
   (one line per ``LOG_INTERVAL_S``, with the number suppressed), so a flood
   costs counters, not disk.
@@ -135,6 +138,10 @@ _LEN = struct.Struct(">I")
 
 class LinkRefused(Exception):
     """The other side is not a validator we may talk to (or we are not one for it)."""
+
+    def __init__(self, message: str, kind: str = "refused") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class SlowReader(Exception):
@@ -458,7 +465,10 @@ class PeerNetwork:
                 self.faults.drop("link", "slow_reader", peer)
                 self._log.warning("slow_reader", "link to %s cut off: %s", peer.hex()[:12], exc)
                 backoff = BACKOFF_MAX_S
-            except (TimeoutError, OSError, asyncio.IncompleteReadError, DecodeError) as exc:
+            except DecodeError as exc:  # a malformed CHALLENGE: not yet proven to be the peer
+                self.faults.drop("link", "bad_handshake")
+                self._log.warning("bad_challenge", "link to %s: %s", peer.hex()[:12], exc)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
                 log.debug("link to %s lost: %s", peer.hex()[:12], exc)
             except LinkRefused as exc:
                 self.stats.refused += 1
@@ -570,6 +580,7 @@ class PeerNetwork:
             )
         except LinkRefused as exc:
             self.stats.refused += 1
+            self.faults.drop("link", exc.kind)  # HELLO's key is a claim: charge nobody
             self._log.warning("refused_in", "refused an inbound link from %s: %s", address, exc)
             with contextlib.suppress(Exception):
                 write_frame(writer, ["refused", str(exc)])
@@ -667,8 +678,9 @@ class PeerNetwork:
             return
         remaining = state.penalised_until - self._clock()
         if remaining > 0:
-            self.faults.drop("link", "penalised")  # HELLO's key is a claim: charge nobody
-            raise LinkRefused(f"penalised for sending garbage; retry in {remaining:.1f} s")
+            raise LinkRefused(
+                f"penalised for sending garbage; retry in {remaining:.1f} s", "penalised"
+            )
 
     def _verify(self, key: bytes, payload: bytes, signature: object) -> bool:
         if not isinstance(key, bytes) or not isinstance(signature, bytes):

@@ -79,6 +79,7 @@ def test_key_outside_the_validator_set_is_refused():
             await asyncio.sleep(0.3)
             assert inbox == []
             assert KEYS[0].public_key not in outsider.connected()
+            assert a.faults.dropped[("link", "refused")] >= 1
         finally:
             await a.stop()
             await outsider.stop()
@@ -107,6 +108,7 @@ def test_other_chain_is_refused_and_garbage_closes_the_link():
             await writer.drain()
             assert await reader.read() == b""
             assert inbox == []
+            await eventually(lambda: a.faults.dropped[("link", "bad_handshake")] >= 2)
         finally:
             await a.stop()
             await foreign.stop()
