@@ -13,11 +13,12 @@ address is caught at start-up rather than by a silent partition.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chain.errors import InputError
 
@@ -58,6 +59,20 @@ class NodeConfig(BaseModel):
     """Announce a block's txs before executing it, so replicas execute them at the
     same time (``node.consensus_driver``); off only to compare or to debug."""
     rpc_rate_per_s: Annotated[int, Field(ge=1)] = 5_000
+    rpc_sender_rate_per_s: Annotated[int, Field(ge=1)] = 2_000
+    """Txs per second admitted over RPC per sender key (burst 10x): see node/rpc.py."""
+    rpc_trusted_proxies: tuple[str, ...] = ()
+    """Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the client."""
+    rpc_max_connections: Annotated[int, Field(ge=4)] = 4_096
+    """Also bounded by the fd limit (node/listeners.py: connection_allowance)."""
+    rpc_max_connections_per_address: Annotated[int, Field(ge=1)] = 256
+
+    @field_validator("rpc_trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError: reported as bad_config
+        return value
     mempool_max_txs: Annotated[int, Field(ge=100)] = 100_000
 
 

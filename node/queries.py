@@ -4,10 +4,15 @@ With ``proof=1`` the answer carries, for every state key the query read, the
 raw value and its inclusion (or exclusion) proof against the state root of the
 head block, plus that block's header and commit certificate: a bureau can check
 the answer without trusting this node (``chain.state_proof`` verifies).
+
+Parameters are checked before any state is read: ids against the contracts'
+grammar (``is_id``), hashes as exactly 64 hex digits; a bad one is a
+``bad_query`` (400) that names the parameter, never a read of another record.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +23,7 @@ from chain.types import header_hash
 from node.render import certificate_json, header_json
 from storage.store import Store
 
-__all__ = ["QUERIES", "QueryError", "run_query"]
+__all__ = ["MAX_ID_CHARS", "QUERIES", "QueryError", "is_id", "run_query"]
 
 
 class QueryError(InputError):
@@ -27,21 +32,39 @@ class QueryError(InputError):
     code = "bad_query"
 
 
+MAX_ID_CHARS = 64
+_HEX32 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` is an id as the contracts define it (``contracts.kinds``:
+    1..64 characters, no ``/``) and encodable as UTF-8.
+
+    State keys join ids with ``/`` (``contracts.model``), so an id with ``/``
+    would name another record (``class/<id>/trainees``); every id a contract
+    accepts passes, and nothing else does.
+    """
+    if not 0 < len(value) <= MAX_ID_CHARS or "/" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no contract could have stored it
+        return False
+    return True
+
+
 def _hex32(params: dict[str, str], name: str) -> bytes:
     text = params.get(name, "")
-    try:
-        value = bytes.fromhex(text)
-    except ValueError:
-        value = b""
-    if len(value) != 32:
-        raise QueryError(f"parameter {name} must be 32 bytes of hex")
-    return value
+    if not _HEX32.fullmatch(text):
+        raise QueryError(f"parameter {name} must be 32 bytes as 64 hex digits")
+    return bytes.fromhex(text)
 
 
 def _text(params: dict[str, str], name: str) -> str:
-    value = params.get(name)
-    if not value or len(value) > 64:
-        raise QueryError(f"parameter {name} is required (at most 64 characters)")
+    """An id parameter (``is_id``); a city code is one too."""
+    value = params.get(name, "")
+    if not is_id(value):
+        raise QueryError(f"parameter {name} must be an id: 1..64 characters, no '/'")
     return value
 
 

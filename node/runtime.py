@@ -49,10 +49,11 @@ from node.consensus_driver import TICK_S, ConsensusDriver, DriverSettings, fail_
 from node.executor import Execution, Executor
 from node.keys import load_key
 from node.links import PeerNetwork
+from node.listeners import connection_allowance, raise_fd_limit
 from node.mempool import Admission, Mempool, MempoolLimits, Parsed
 from node.metrics import Metrics
 from node.queries import run_query
-from node.rpc import build_app
+from node.rpc import RpcSettings, start_rpc
 from storage.store import Store, TxLocation
 from storage.wal import WriteAheadLog
 
@@ -143,12 +144,9 @@ class Node:
         await self.links.start(self.config.p2p_host, self.config.p2p_port)
         self.consensus.start()
         self._tasks.append(asyncio.create_task(self._tick_loop()))
-        self._runner = web.AppRunner(
-            build_app(self, self.config.rpc_rate_per_s, 2 * self.config.rpc_rate_per_s),
-            access_log=None,
+        self._runner = await start_rpc(
+            self, RpcSettings.from_config(self.config, connection_allowance())
         )
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.config.rpc_host, self.config.rpc_port).start()
         self._tasks.append(asyncio.create_task(self._gossip_loop()))
         self._tasks.append(asyncio.create_task(self._admit_loop()))
         log.info(
@@ -469,6 +467,7 @@ def run_node(home: str | Path) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     tune_gc()
+    raise_fd_limit()  # before LevelDB or any socket opens (node/listeners.py)
     asyncio.run(_serve(Path(home)))
 
 
