@@ -30,9 +30,14 @@ The pieces, each usable alone:
   task); one that sends no byte within ``first_byte_timeout_s`` is closed
   (``conn_first_byte_timeout``); and when the total is full, a new
   connection evicts the oldest connection that has not sent a byte yet
-  (``conn_evicted_silent``) instead of being refused — so a flood of idle
-  connections from many addresses cannot lock honest clients out, and a
-  connection that is doing work is never evicted for a newcomer.
+  (``conn_evicted_silent``) from the address holding the most connections,
+  provided that address holds more than the newcomer's — so a flood of idle
+  connections from several addresses cannot lock an honest client out, the
+  flooders cannot churn each other out, and a connection that is doing work
+  is never evicted for a newcomer.
+* ``accepts_per_wakeup(total)`` — the ``backlog`` for ``loop.create_server``:
+  asyncio accepts that many connections per wake-up before any reaches the
+  budget, so the burst must fit in the spare descriptors too.
 * ``install_accept_error_limiter(loop, faults)`` — ``accept()`` failing with
   EMFILE/ENFILE is logged at most once per ``ACCEPT_LOG_INTERVAL_S`` with a
   count, instead of once per attempt (a flood produced ~350,000 log lines a
@@ -59,6 +64,7 @@ __all__ = [
     "LEVELDB_MAX_OPEN_FILES",
     "MIN_CONNECTIONS",
     "ConnectionBudget",
+    "accepts_per_wakeup",
     "connection_allowance",
     "fd_limit",
     "guarded",
@@ -125,6 +131,20 @@ def connection_allowance(
     return room if room >= MIN_CONNECTIONS else max(8, limit // 4)
 
 
+def accepts_per_wakeup(total: int) -> int:
+    """The ``backlog`` to give ``loop.create_server`` for a listener of ``total`` connections.
+
+    asyncio accepts up to ``backlog`` connections each time the socket is
+    readable, and each holds a descriptor until the loop reaches its
+    ``connection_made`` (where a budget may refuse it): with a backlog of 1024
+    a flood opened 1024 descriptors at once and hit EMFILE under a 256 limit.
+    A quarter of the listener's total, between 8 and 128, keeps that burst
+    inside the room ``connection_allowance`` leaves (re-``listen`` the socket
+    to give the kernel's own queue more room).
+    """
+    return max(8, min(128, total // 4))
+
+
 class ConnectionBudget:
     """Open connections in total and per address, with caps; refusals counted.
 
@@ -145,7 +165,8 @@ class ConnectionBudget:
         self.exempt = frozenset(exempt)
         self.open = 0
         self._by_address: Counter[str] = Counter()
-        self._silent: OrderedDict[_Guard, None] = OrderedDict()
+        self._silent: dict[str, OrderedDict[_Guard, None]] = {}
+        """Wrapped connections that have not sent a byte yet, by address, oldest first."""
 
     def open_from(self, address: str) -> int:
         """Connections open from ``address`` now."""
@@ -156,7 +177,7 @@ class ConnectionBudget:
         if address not in self.exempt and self._by_address[address] >= self.per_address:
             self.faults.drop(self.source, "conn_cap_address")
             return False
-        if self.open >= self.total and not self._evict_silent():
+        if self.open >= self.total and not self._evict_silent(address):
             self.faults.drop(self.source, "conn_cap_total")
             return False
         self.open += 1
@@ -172,13 +193,27 @@ class ConnectionBudget:
         else:
             del self._by_address[address]
 
-    def _evict_silent(self) -> bool:
-        """Close the oldest wrapped connection that never sent a byte; False if none."""
+    def _evict_silent(self, newcomer: str) -> bool:
+        """Close the oldest silent connection of the address holding the most
+        connections, if it holds more than ``newcomer``; False if none was closed."""
         if not self._silent:
             return False
-        guard, _ = self._silent.popitem(last=False)
+        victim = max(self._silent, key=self._by_address.__getitem__)
+        if self._by_address[victim] <= self._by_address[newcomer]:
+            return False
+        guard = next(iter(self._silent[victim]))
         guard.close("conn_evicted_silent")
         return True
+
+    def _hold_silent(self, guard: _Guard, address: str) -> None:
+        self._silent.setdefault(address, OrderedDict())[guard] = None
+
+    def _forget_silent(self, guard: _Guard, address: str) -> None:
+        silent = self._silent.get(address)
+        if silent is not None:
+            silent.pop(guard, None)
+            if not silent:
+                del self._silent[address]
 
 
 def guarded(
@@ -218,7 +253,7 @@ class _Guard(asyncio.Protocol):
         if self._timeout_s is not None:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self._timeout_s, self.close, "conn_first_byte_timeout")
-            self._budget._silent[self] = None
+            self._budget._hold_silent(self, address)
         self._inner = self._factory()
         self._inner.connection_made(transport)
 
@@ -236,7 +271,8 @@ class _Guard(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-            self._budget._silent.pop(self, None)
+            if self._address is not None:
+                self._budget._forget_silent(self, self._address)
 
     def data_received(self, data: bytes) -> None:
         if self._timer is not None:

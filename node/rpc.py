@@ -66,6 +66,7 @@ import ipaddress
 import json
 import logging
 import re
+import socket
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
@@ -79,7 +80,12 @@ from chain.codec import decode
 from chain.errors import DecodeError, InputError, SkillchainError
 from chain.types import header_hash
 from node.faults import Faults
-from node.listeners import ConnectionBudget, guarded, install_accept_error_limiter
+from node.listeners import (
+    ConnectionBudget,
+    accepts_per_wakeup,
+    guarded,
+    install_accept_error_limiter,
+)
 from node.mempool import Admission
 from node.queries import is_id
 from node.render import block_json, jsonable, receipt_json
@@ -118,6 +124,8 @@ MAX_BLOCK_RANGE = 100
 MAX_RANGE_BYTES = 4 * 1024 * 1024
 """Estimated bytes of one block-range answer (a NEW-VIEW-sized block fits alone)."""
 WAIT_TIMEOUT_S = 30.0
+LISTEN_BACKLOG = 1024
+"""The kernel's queue of connections not yet accepted (honest ones wait there in a flood)."""
 KEEPALIVE_S = 15.0
 """An idle keep-alive connection is closed after this (clients reconnect cheaply)."""
 FIRST_BYTE_S = 10.0
@@ -652,7 +660,7 @@ class _BudgetedSite(web.BaseSite):
     def __init__(
         self, runner: web.BaseRunner, host: str, port: int, budget: ConnectionBudget
     ) -> None:
-        super().__init__(runner, backlog=1024)
+        super().__init__(runner)
         self._host, self._port, self._budget = host, port, budget
 
     @property
@@ -665,12 +673,16 @@ class _BudgetedSite(web.BaseSite):
         if server is None:
             raise RuntimeError("runner not set up")
         loop = asyncio.get_running_loop()
+        sock = socket.create_server((self._host, self._port), backlog=LISTEN_BACKLOG)
+        # asyncio accepts up to ``backlog`` connections per wake-up before any of them
+        # reaches the budget, so that number must fit in the descriptors left over;
+        # the kernel's queue is then set back to LISTEN_BACKLOG.
         self._server = await loop.create_server(
             guarded(server, self._budget, FIRST_BYTE_S),
-            self._host,
-            self._port,
-            backlog=self._backlog,
+            sock=sock,
+            backlog=accepts_per_wakeup(self._budget.total),
         )
+        sock.listen(LISTEN_BACKLOG)
 
 
 async def start_rpc(node: NodeApi, settings: RpcSettings) -> web.AppRunner:
