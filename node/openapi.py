@@ -88,7 +88,13 @@ OPENAPI: dict[str, Any] = {
         "description": (
             "Submit signed transactions and read the Jiangxi vocational-training ledger. "
             "Answers are JSON unless `Accept: application/msgpack` is sent. Errors are "
-            "`{code, message}`. Every write is a signed transaction."
+            "`{code, message}`. Every write is a signed transaction. Limits (node/rpc.py): "
+            "JSON bodies 8 MiB, msgpack bodies 32 MiB (a declared Content-Length over the "
+            "limit is refused before the body is read: 413 `body_too_large`); requests and "
+            "body bytes per client address and per /24 or /64 (429 `rate_limited`); txs per "
+            "sender key (429 `rate_limited_sender`, per tx in a batch); bodies in flight "
+            "(503 `server_busy`); heights are ASCII digits, hashes 64 hex digits, ids 1..64 "
+            "characters without '/'."
         ),
     },
     "paths": {
@@ -108,12 +114,15 @@ OPENAPI: dict[str, Any] = {
         "/v1/blocks/{height}": {
             "get": _op(
                 "Block at a height, with certificate and receipts",
-                [{"name": "height", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                [{"name": "height", "in": "path", "required": True,
+                  "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}],
             )
         },
         "/v1/blocks": {
             "get": _op(
-                "Blocks from..to (at most 100), for replay and catch-up",
+                "Blocks from..to (at most 100, and no more than ~4 MiB of answer, always at "
+                "least one); the answer's `to` is the last height it holds: page with "
+                "from=to+1",
                 [
                     {"name": "from", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                     {"name": "to", "in": "query", "schema": {"type": "integer"}},
@@ -135,7 +144,8 @@ OPENAPI: dict[str, Any] = {
                 "(verify offline with `skillchain audit verify-credential`)",
                 [
                     {"name": "class", "in": "query", "required": True,
-                     "schema": {"type": "string", "maxLength": 64}},
+                     "schema": {"type": "string", "minLength": 1, "maxLength": 64,
+                                "pattern": "^[^/]+$"}},
                     {"name": "trainee", "in": "query", "required": True,
                      "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
                 ],
@@ -145,7 +155,8 @@ OPENAPI: dict[str, Any] = {
         "/v1/query/{name}": {
             "get": _op(
                 "Contract queries: progress, class, claim, provider_stats, city_stats; "
-                "add proof=1 for state proofs",
+                "add proof=1 for state proofs. Id parameters (class, provider, city) are "
+                "1..64 characters without '/', hashes 64 hex digits (else 400 `bad_query`)",
                 [
                     {
                         "name": "name",

@@ -136,8 +136,9 @@ BODY_BYTES_PER_S = 32 * 1024 * 1024
 """Body bytes per second per address (burst 2x): a few times what a busy
 platform sends (a 4-validator cluster commits ~3 MB/s of 100-session txs)."""
 JSON_WEIGHT = 4
-MAX_TRACKED = 50_000
-"""Keys per bucket table (addresses, prefixes, senders); ~120 bytes each."""
+MAX_TRACKED = 20_000
+"""Keys per bucket table (~270 bytes each, so ~5 MiB a table and ~27 MiB for all five:
+requests and body bytes per address and per prefix, txs per sender)."""
 MSGPACK = "application/msgpack"
 
 _STATUS_FOR_CODE = {

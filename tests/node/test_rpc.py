@@ -198,3 +198,20 @@ def test_query_with_proof(node):
     assert status == 400 and answer["code"] == "bad_query"
     status, answer = call(node.urls[0], "/v1/query/progress?class=x&trainee=zz")
     assert status == 400 and "trainee" in answer["message"]
+
+
+def test_refused_requests_are_counted_by_code(node):
+    """Every refusal shows in /metrics as skillchain_dropped_total{source="rpc",kind=<code>}."""
+    import re
+
+    def count() -> int:
+        with urllib.request.urlopen(node.urls[0] + "/metrics") as answer:
+            text = answer.read().decode()
+        pattern = r'skillchain_dropped_total\{source="rpc",kind="bad_request"\} (\d+)'
+        found = re.search(pattern, text)
+        return int(found.group(1)) if found else 0
+
+    before = count()
+    for _ in range(3):
+        assert call(node.urls[0], "/v1/blocks/x")[0] == 400
+    assert count() == before + 3
