@@ -25,9 +25,17 @@ The interface the node uses:
     All txs in order, then the end-of-block step (validator changes fall due).
     ``parsed(tx_hash)`` may return the body ``parse_body`` gave at admission (or
     None), so a node parses each body once; the outcome is the same without it.
-``check_tx(state, tx, tx_hash, next_height) -> str | None``
-    The mempool's admission check: replay window, seen-once, permission and
-    body schema (not the action's rules). ``state`` may be any ``StateReader``.
+``check_tx(state, tx, tx_hash, next_height, params=None) -> TxCheck``
+    The one admission rule: replay window, seen-once, permission and body
+    schema (with the personal-data scan), by the same functions and bounds
+    ``execute_tx`` uses for a block at ``next_height`` (not the action's rules).
+    ``TxCheck(code, message, body)``: ``code`` "" admits and ``body`` is the
+    parsed body. ``state`` may be any ``StateReader``; ``params`` are its live
+    ``Params`` (``get_params``), read once per height by a caller that admits
+    many txs. ``check_expiry(expires, next_height, params)`` is the window alone.
+``get_params(state) -> Params``
+    The live chain parameters (``registry.set_params`` changes them);
+    ``state`` is an ``Overlay``.
 ``check_permission(state, tx) -> str | None``
     The permission table (``PERMISSIONS``) check, shared with the mempool;
     ``state`` is an ``Overlay`` (wrap a committed reader as ``Overlay(reader)``).
@@ -45,7 +53,7 @@ Error codes are constants in ``contracts.errors`` (``ALL_CODES``).
 
 from contracts.context import BlockContext
 from contracts.errors import ALL_CODES, ContractError, require
-from contracts.execute import check_tx, execute_block, execute_tx
+from contracts.execute import TxCheck, check_expiry, check_tx, execute_block, execute_tx
 from contracts.genesis_init import DEFAULT_PARAMS, init_genesis
 from contracts.kinds import BODIES, KINDS, parse_body
 from contracts.permissions import PERMISSIONS, check_permission
@@ -56,7 +64,7 @@ from contracts.queries import (
     query_progress,
     query_provider_stats,
 )
-from contracts.registry import validator_set_at
+from contracts.registry import get_params, validator_set_at
 from contracts.state import DictState, Overlay, StateReader
 
 __all__ = [
@@ -70,10 +78,13 @@ __all__ = [
     "DictState",
     "Overlay",
     "StateReader",
+    "TxCheck",
+    "check_expiry",
     "check_permission",
     "check_tx",
     "execute_block",
     "execute_tx",
+    "get_params",
     "init_genesis",
     "parse_body",
     "query_city_stats",

@@ -62,6 +62,7 @@ def fail(code: str, message: str) -> NoReturn:
 # -- envelope, replay, permission -------------------------------------------
 UNKNOWN_KIND: Final = "unknown_kind"
 BAD_BODY: Final = "bad_body"
+PERSONAL_DATA: Final = "personal_data"
 TX_EXPIRED: Final = "tx_expired"
 EXPIRY_TOO_FAR: Final = "expiry_too_far"
 TX_REPLAYED: Final = "tx_replayed"

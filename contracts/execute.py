@@ -1,8 +1,11 @@
 """The contracts' one entry from outside: execute a tx, execute a block.
 
 ``execute_tx`` runs, in order: the replay window (``tx_expired``,
-``expiry_too_far``), replay (``tx_replayed``), the permission table, the body
-schema, then the action in a child overlay. An accepted tx's writes are merged;
+``expiry_too_far``: a block at height h takes a tx when
+``h <= expires <= h + tx_window_heights``, the window read from the live
+``Params`` that ``registry.set_params`` changes), replay (``tx_replayed``), the
+permission table, the body schema (with the personal-data scan), then the
+action in a child overlay. An accepted tx's writes are merged;
 a rejected one leaves nothing but its ``txseen`` marker (so a rejected tx can
 never be replayed into acceptance later) and a receipt whose code is stable
 and whose one ``error`` event carries the message. A tx refused by the replay
@@ -17,11 +20,22 @@ would return, and the receipts and state are the same with or without it; a
 found object that is not of the kind's body type is ignored and the body
 parsed again. Only successful parses are ever handed in: a body that failed to
 parse is parsed (and refused) here again, with the same code and message.
+
+Admission: ``check_tx`` is the one admission rule. It runs the same window,
+replay, permission and schema checks as ``execute_tx`` (the same functions) for
+the next block's height, so a tx admitted while the head is h is not refused
+for expiry when executed at h+1; it is refused later only once the chain has
+moved past its ``expires`` (or when a ``set_params`` in between shrank the
+window). ``params`` may be passed in, read once per height with
+``registry.get_params``: a node admits thousands of txs per height and the
+parameters change only at a commit. ``check_expiry`` is the window alone, with
+no state read, for a caller that wants the cheapest refusal first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from chain.records import Record
@@ -31,11 +45,11 @@ from contracts import errors as E
 from contracts.context import BlockContext, Call
 from contracts.errors import ContractError, require, require_found
 from contracts.kinds import BODIES, parse_body
-from contracts.model import Expiry, txseen_key
+from contracts.model import Expiry, Params, txseen_key
 from contracts.permissions import check_permission, get_sender_actor
 from contracts.state import Overlay, StateReader
 
-__all__ = ["HANDLERS", "check_tx", "execute_block", "execute_tx"]
+__all__ = ["HANDLERS", "TxCheck", "check_expiry", "check_tx", "execute_block", "execute_tx"]
 
 Handler = Callable[[Overlay, Call, Any], list[Event]]
 ParsedBodies = Callable[[bytes], object | None]
@@ -76,15 +90,37 @@ def rejected(code: str, message: str) -> Receipt:
     return Receipt(int(ReceiptStatus.REJECTED), code, (Event("error", [code, message]),))
 
 
-def require_fresh(state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes) -> None:
-    """The replay window and the seen-once rule."""
-    require(tx.expires >= ctx.height, E.TX_EXPIRED,
-            f"tx expired at height {tx.expires}; block is {ctx.height}")
-    window = registry.get_params(state).tx_window_heights
-    require(tx.expires <= ctx.height + window, E.EXPIRY_TOO_FAR,
-            f"expires more than {window} heights ahead")
+@dataclass(frozen=True, slots=True)
+class TxCheck:
+    """``check_tx``'s answer: ``code`` is "" when the tx is admissible, and ``body`` is
+    then its parsed body (for the executor, so each body is parsed once per node)."""
+
+    code: str = ""
+    message: str = ""
+    body: Record | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code == ""
+
+
+def require_window(expires: int, height: int, window: int) -> None:
+    """A block at ``height`` takes a tx when ``height <= expires <= height + window``."""
+    require(expires >= height, E.TX_EXPIRED, f"tx expired at height {expires}; block is {height}")
+    require(expires <= height + window, E.EXPIRY_TOO_FAR,
+            f"expires more than {window} heights after block {height} (at most {height + window})")
+
+
+def require_unseen(state: Overlay, tx_hash: bytes) -> None:
+    """The seen-once rule: no tx is included twice (accepted or rejected)."""
     require(state.get_record(txseen_key(tx_hash), Expiry) is None, E.TX_REPLAYED,
             "this tx was included before")
+
+
+def require_fresh(state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes) -> None:
+    """The replay window (live parameters) and the seen-once rule."""
+    require_window(tx.expires, ctx.height, registry.get_params(state).tx_window_heights)
+    require_unseen(state, tx_hash)
 
 
 def get_body(tx: Tx, parsed: object | None) -> Record:
@@ -128,21 +164,37 @@ def execute_tx(
     return Receipt(int(ReceiptStatus.ACCEPTED), "", tuple(events))
 
 
+def check_expiry(expires: int, next_height: int, params: Params) -> TxCheck:
+    """The replay window alone for the block at ``next_height`` (no state read)."""
+    try:
+        require_window(expires, next_height, params.tx_window_heights)
+    except ContractError as exc:
+        return TxCheck(exc.code, exc.message)
+    return TxCheck()
+
+
 def check_tx(
-    state: Overlay | StateReader, tx: Tx, tx_hash: bytes, next_height: int
-) -> str | None:
-    """What the mempool asks before admitting ``tx`` for block ``next_height``: the
-    replay window, seen-once, permission and body schema (not the action's rules, which
-    depend on the txs ordered before it). None when admissible, else the error code."""
+    state: Overlay | StateReader,
+    tx: Tx,
+    tx_hash: bytes,
+    next_height: int,
+    params: Params | None = None,
+) -> TxCheck:
+    """The admission rule for ``tx`` in the block at ``next_height``: the replay window,
+    seen-once, permission and body schema, exactly as ``execute_tx`` checks them (not
+    the action's rules, which depend on the txs ordered before it). ``params``: the
+    live parameters of ``state`` if the caller read them already."""
     view = state if isinstance(state, Overlay) else Overlay(state)
     try:
-        require_fresh(view, BlockContext(next_height, 0, b""), tx, tx_hash)
+        window = (params or registry.get_params(view)).tx_window_heights
+        require_window(tx.expires, next_height, window)
+        require_unseen(view, tx_hash)
         problem = check_permission(view, tx)
         require(problem is None, problem or "", f"sender may not send {tx.kind}")
-        parse_body(tx.kind, tx.body)
+        body = parse_body(tx.kind, tx.body)
     except ContractError as exc:
-        return exc.code
-    return None
+        return TxCheck(exc.code, exc.message)
+    return TxCheck(body=body)
 
 
 def execute_block(

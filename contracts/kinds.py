@@ -5,11 +5,23 @@ A body is a canonical msgpack list; its fields come in the order below. Types:
 bytes (hashes, trainee pseudonyms), ``key`` a public key (bytes), ``[...]`` a
 list. ``id`` is a str of 1..64 characters without "/". Times are Unix seconds
 (UTC), durations seconds, money fen. A body that does not fit is rejected with
-code ``bad_body`` and a message naming the field.
+code ``bad_body`` and a message naming the field. ``code`` is a str of 1..64
+characters (32 for ``check_method``) from ``a-z 0-9 _ + -`` starting with a
+letter: a reason or method code, never prose.
+
+Personal data: every ``str`` anywhere in a body (names, reasons, units, ids,
+codes) is scanned before the body is parsed, and a body holding anything shaped
+like an ID number, a mobile number or a bank card number
+(``chain.personal_data`` has the exact shapes) is refused with code
+``personal_data`` and a message naming the field and the kind of number,
+never the number. Because the scan is part of ``parse_body``, it refuses such a
+tx at admission (``check_tx``) and rejects it at execution (a Byzantine
+primary's block gets a rejection receipt, and the text reaches no state
+record). A tx refused this way is refused whole, also a session batch.
 
 registry.register_actor        [actor_id:id, role:str("provider"|"organizer"), name:str,
                                 region_code:str, public_keys:[key]]
-registry.suspend_actor         [actor_id:id, reason:str]
+registry.suspend_actor         [actor_id:id, reason:str]   (free text: clients send prose)
 registry.reinstate_actor       [actor_id:id]
 registry.rotate_key            [old_key:key, new_key:key]
 registry.publish_occupation    [code:str, edition:int, level:int, name:str, theory_seconds:int,
@@ -35,7 +47,7 @@ enrolment.open_class           [class_id:id, organizer_id:id, occupation_code:st
                                 edition:int, level:int, city:str, start:int, end:int,
                                 planned_seconds:int]
 enrolment.enrol                [class_id:id, trainees:[[trainee:b32, check_hash:b32,
-                                check_method:str]]]
+                                check_method:code]]]   (e.g. "face+id-card")
 enrolment.attest_category      [trainee:b32, category:str, evidence_hash:b32,
                                 valid_from:int, valid_until:int]
 learning.record_sessions       [sessions:[[session_id:id, trainee:b32, class_id:id, unit:str,
@@ -57,15 +69,16 @@ learning.issue_certificate     [number_hash:b32, trainee:b32, certificate_type:s
                                 occupation_code:str, edition:int, level:int, issue_date:int]
 settlement.file_claim          [trainee:b32, class_id:id, certificate_hash:b32, source:str]
 settlement.approve_claim       [claim_id:b32]      (the filing tx's hash)
-settlement.reject_claim        [claim_id:b32, reason_code:str]
+settlement.reject_claim        [claim_id:b32, reason_code:code]
 settlement.publicise_claim     [claim_id:b32]
 settlement.object_claim        [claim_id:b32, objection_hash:b32]
 settlement.pay_claim           [claim_id:b32, payment_ref_hash:b32]
-settlement.revoke_claim        [claim_id:b32, reason_code:str, recover_fen:int]
+settlement.revoke_claim        [claim_id:b32, reason_code:code, recover_fen:int]
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chain.errors import DecodeError
@@ -73,6 +86,7 @@ from chain.genesis import CERTIFICATE_TYPES, FUND_SOURCES, ROLES, SPECIAL_GROUPS
 from chain.records import Bytes32, Record, record
 from contracts import errors as E
 from contracts.model import Params, PolicyVersion
+from contracts.privacy import find_personal_data_in
 
 __all__ = ["BODIES", "KINDS", "MODES", "THEORY_MODES", "parse_body"]
 
@@ -89,6 +103,15 @@ MAX_TEXT = 200
 def _text(value: str, where: str, limit: int = MAX_TEXT) -> None:
     if not 0 < len(value) <= limit:
         raise DecodeError(f"{where}: must have 1..{limit} characters")
+
+
+_CODE = re.compile(r"[a-z][a-z0-9_+\-]*")
+
+
+def _code(value: str, where: str, limit: int = 64) -> None:
+    _text(value, where, limit)
+    if not _CODE.fullmatch(value):
+        raise DecodeError(f"{where}: a code of a-z, 0-9, '_', '+', '-' starting with a letter")
 
 
 def _ident(value: str, where: str) -> None:
@@ -261,7 +284,7 @@ class Trainee(Record):
     check_method: str
 
     def _check(self) -> None:
-        _text(self.check_method, "trainees.check_method", 32)
+        _code(self.check_method, "trainees.check_method", 32)
 
 
 @record
@@ -439,7 +462,7 @@ class RejectClaim(Record):
     reason_code: str
 
     def _check(self) -> None:
-        _text(self.reason_code, "reason_code", 64)
+        _code(self.reason_code, "reason_code")
 
 
 @record
@@ -461,7 +484,7 @@ class RevokeClaim(Record):
     recover_fen: int
 
     def _check(self) -> None:
-        _text(self.reason_code, "reason_code", 64)
+        _code(self.reason_code, "reason_code")
 
 
 @record
@@ -516,8 +539,12 @@ KINDS = tuple(sorted(BODIES))
 
 
 def parse_body(kind: str, body: Any) -> Record:
-    """The typed body of a tx of ``kind``; raises ``ContractError`` (unknown_kind, bad_body)."""
+    """The typed body of a tx of ``kind``; raises ``ContractError`` (unknown_kind,
+    personal_data, bad_body)."""
     cls = E.require_found(BODIES.get(kind), E.UNKNOWN_KIND, f"no tx kind {kind!r}")
+    found = find_personal_data_in(cls, body)
+    if found is not None:
+        E.fail(E.PERSONAL_DATA, f"{kind}: {found}")
     try:
         return cls.from_wire(body)
     except DecodeError as exc:

@@ -62,8 +62,9 @@ def test_table_covers_every_kind_and_kinds_are_documented() -> None:
 def test_exported_names() -> None:
     assert sorted(contracts.__all__) == sorted([
         "ALL_CODES", "BODIES", "DEFAULT_PARAMS", "KINDS", "PERMISSIONS", "BlockContext",
-        "ContractError", "DictState", "Overlay", "StateReader", "check_permission", "check_tx",
-        "execute_block", "execute_tx", "init_genesis", "parse_body", "query_city_stats",
+        "ContractError", "DictState", "Overlay", "StateReader", "TxCheck", "check_expiry",
+        "check_permission", "check_tx", "execute_block", "execute_tx", "get_params",
+        "init_genesis", "parse_body", "query_city_stats",
         "query_claim", "query_class", "query_progress", "query_provider_stats", "require",
         "validator_set_at",
     ])

@@ -322,12 +322,14 @@ def test_mempool_check_tx():
 
     chain = Chain()
     ok = chain.tx(ADMIN, "registry.suspend_actor", ["platform-a", "x"])
-    assert check_tx(chain.base, ok, chain.hash_of(ok), chain.height + 1) is None
+    admitted = check_tx(chain.base, ok, chain.hash_of(ok), chain.height + 1)
+    assert admitted.ok and admitted.body is not None and admitted.body.actor_id == "platform-a"
     bad = chain.tx(ADMIN, "registry.suspend_actor", ["platform-a"])
-    assert check_tx(chain.base, bad, chain.hash_of(bad), chain.height + 1) == "bad_body"
+    assert check_tx(chain.base, bad, chain.hash_of(bad), chain.height + 1).code == "bad_body"
     rude = chain.tx(PROVIDER, "registry.suspend_actor", ["platform-b", "x"])
-    assert check_tx(chain.base, rude, chain.hash_of(rude), chain.height + 1) == "not_permitted"
+    assert check_tx(chain.base, rude, chain.hash_of(rude), chain.height + 1).code == (
+        "not_permitted")
     chain.run([ok])
-    assert check_tx(chain.base, ok, chain.hash_of(ok), chain.height + 1) == "tx_replayed"
+    assert check_tx(chain.base, ok, chain.hash_of(ok), chain.height + 1).code == "tx_replayed"
     old = chain.tx(ADMIN, "registry.reinstate_actor", ["platform-a"], expires=chain.height)
-    assert check_tx(chain.base, old, chain.hash_of(old), chain.height + 1) == "tx_expired"
+    assert check_tx(chain.base, old, chain.hash_of(old), chain.height + 1).code == "tx_expired"
