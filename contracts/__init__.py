@@ -32,7 +32,8 @@ The interface the node uses:
     ``TxCheck(code, message, body)``: ``code`` "" admits and ``body`` is the
     parsed body. ``state`` may be any ``StateReader``; ``params`` are its live
     ``Params`` (``get_params``), read once per height by a caller that admits
-    many txs. ``check_expiry(expires, next_height, params)`` is the window alone.
+    many txs. ``check_expiry(expires, next_height, params)`` is the window alone,
+    ``expiry_bounds(next_height, params) -> (low, high)`` the same as integers.
 ``get_params(state) -> Params``
     The live chain parameters (``registry.set_params`` changes them);
     ``state`` is an ``Overlay``.
@@ -53,7 +54,14 @@ Error codes are constants in ``contracts.errors`` (``ALL_CODES``).
 
 from contracts.context import BlockContext
 from contracts.errors import ALL_CODES, ContractError, require
-from contracts.execute import TxCheck, check_expiry, check_tx, execute_block, execute_tx
+from contracts.execute import (
+    TxCheck,
+    check_expiry,
+    check_tx,
+    execute_block,
+    execute_tx,
+    expiry_bounds,
+)
 from contracts.genesis_init import DEFAULT_PARAMS, init_genesis
 from contracts.kinds import BODIES, KINDS, parse_body
 from contracts.permissions import PERMISSIONS, check_permission
@@ -84,6 +92,7 @@ __all__ = [
     "check_tx",
     "execute_block",
     "execute_tx",
+    "expiry_bounds",
     "get_params",
     "init_genesis",
     "parse_body",

@@ -29,7 +29,9 @@ moved past its ``expires`` (or when a ``set_params`` in between shrank the
 window). ``params`` may be passed in, read once per height with
 ``registry.get_params``: a node admits thousands of txs per height and the
 parameters change only at a commit. ``check_expiry`` is the window alone, with
-no state read, for a caller that wants the cheapest refusal first.
+no state read, for a caller that wants the cheapest refusal first;
+``expiry_bounds`` the same window as two integers (a pool re-checking all its
+txs at each height compares integers).
 """
 
 from __future__ import annotations
@@ -49,7 +51,15 @@ from contracts.model import Expiry, Params, txseen_key
 from contracts.permissions import check_permission, get_sender_actor
 from contracts.state import Overlay, StateReader
 
-__all__ = ["HANDLERS", "TxCheck", "check_expiry", "check_tx", "execute_block", "execute_tx"]
+__all__ = [
+    "HANDLERS",
+    "TxCheck",
+    "check_expiry",
+    "check_tx",
+    "execute_block",
+    "execute_tx",
+    "expiry_bounds",
+]
 
 Handler = Callable[[Overlay, Call, Any], list[Event]]
 ParsedBodies = Callable[[bytes], object | None]
@@ -104,11 +114,17 @@ class TxCheck:
         return self.code == ""
 
 
-def require_window(expires: int, height: int, window: int) -> None:
-    """A block at ``height`` takes a tx when ``height <= expires <= height + window``."""
-    require(expires >= height, E.TX_EXPIRED, f"tx expired at height {expires}; block is {height}")
-    require(expires <= height + window, E.EXPIRY_TOO_FAR,
-            f"expires more than {window} heights after block {height} (at most {height + window})")
+def expiry_bounds(height: int, params: Params) -> tuple[int, int]:
+    """(low, high): a block at ``height`` takes a tx when ``low <= expires <= high``."""
+    return height, height + params.tx_window_heights
+
+
+def require_window(expires: int, height: int, params: Params) -> None:
+    """The replay window of a block at ``height`` (``expiry_bounds``)."""
+    low, high = expiry_bounds(height, params)
+    require(expires >= low, E.TX_EXPIRED, f"tx expired at height {expires}; block is {height}")
+    require(expires <= high, E.EXPIRY_TOO_FAR, f"expires more than "
+            f"{params.tx_window_heights} heights after block {height} (at most {high})")
 
 
 def require_unseen(state: Overlay, tx_hash: bytes) -> None:
@@ -119,7 +135,7 @@ def require_unseen(state: Overlay, tx_hash: bytes) -> None:
 
 def require_fresh(state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes) -> None:
     """The replay window (live parameters) and the seen-once rule."""
-    require_window(tx.expires, ctx.height, registry.get_params(state).tx_window_heights)
+    require_window(tx.expires, ctx.height, registry.get_params(state))
     require_unseen(state, tx_hash)
 
 
@@ -167,7 +183,7 @@ def execute_tx(
 def check_expiry(expires: int, next_height: int, params: Params) -> TxCheck:
     """The replay window alone for the block at ``next_height`` (no state read)."""
     try:
-        require_window(expires, next_height, params.tx_window_heights)
+        require_window(expires, next_height, params)
     except ContractError as exc:
         return TxCheck(exc.code, exc.message)
     return TxCheck()
@@ -186,8 +202,7 @@ def check_tx(
     live parameters of ``state`` if the caller read them already."""
     view = state if isinstance(state, Overlay) else Overlay(state)
     try:
-        window = (params or registry.get_params(view)).tx_window_heights
-        require_window(tx.expires, next_height, window)
+        require_window(tx.expires, next_height, params or registry.get_params(view))
         require_unseen(view, tx_hash)
         problem = check_permission(view, tx)
         require(problem is None, problem or "", f"sender may not send {tx.kind}")

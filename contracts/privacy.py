@@ -55,37 +55,50 @@ def _plan(cls: type[Record]) -> Plan:
 def find_personal_data_in(cls: type[Record], value: Any) -> str | None:
     """Why the wire ``value`` of a body ``cls`` may not enter the chain: the message
     naming the first field that holds personal data and the kind of number, or None."""
-    found = _scan(cls, value, "")
+    found = _scan(cls, value)
     if found is None:
         return None
-    where, kind = found
-    return (f"{where}: holds what looks like {describe(kind)}; "
+    kind, path = found
+    where = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path)
+    return (f"{where.lstrip('.')}: holds what looks like {describe(kind)}; "
             "personal data may not enter the chain (send a hash or a code)")
 
 
-def _scan(cls: type[Record], value: Any, where: str) -> tuple[str, str] | None:
-    """(field path, kind of number) of the first str of the wire ``value`` of a ``cls``
-    that holds personal data, or None."""
+Found = tuple[str, list[str | int]]
+"""(kind of number, field path from the innermost step out); paths are built only
+for a hit, so the common case builds no strings."""
+
+
+def _scan(cls: type[Record], value: Any) -> Found | None:
     plan = _plan(cls)
     if not plan or type(value) is not list or len(value) != len(cls._fields):
         return None
     for index, name, many, inner in plan:
-        item, path = value[index], f"{where}.{name}" if where else name
+        item = value[index]
         if not many:
-            found = _check_item(item, inner, path)
+            found = _check_item(item, inner)
         elif type(item) is list:
-            found = next((hit for i, sub in enumerate(item)
-                          if (hit := _check_item(sub, inner, f"{path}[{i}]"))), None)
+            found = _check_items(item, inner)
         else:
             found = None
         if found is not None:
+            found[1].insert(0, name)
             return found
     return None
 
 
-def _check_item(item: Any, inner: type[Record] | None, path: str) -> tuple[str, str] | None:
+def _check_items(items: list[Any], inner: type[Record] | None) -> Found | None:
+    for position, item in enumerate(items):
+        found = _check_item(item, inner)
+        if found is not None:
+            found[1].insert(0, position)
+            return found
+    return None
+
+
+def _check_item(item: Any, inner: type[Record] | None) -> Found | None:
     if inner is not None:
-        return _scan(inner, item, path)
-    if type(item) is str and (number := find_personal_data(item)) is not None:
-        return path, number
+        return _scan(inner, item)
+    if type(item) is str and (kind := find_personal_data(item)) is not None:
+        return kind, []
     return None

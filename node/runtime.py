@@ -37,7 +37,6 @@ from aiohttp import web
 
 import contracts
 from chain.codec import Value
-from chain.errors import DecodeError, SkillchainError
 from chain.genesis import load_genesis
 from chain.types import Block, CommitCertificate, ReceiptStatus, Tx
 from chain.validators import ValidatorSet
@@ -50,7 +49,7 @@ from node.executor import Execution, Executor
 from node.keys import load_key
 from node.links import PeerNetwork
 from node.listeners import connection_allowance, raise_fd_limit
-from node.mempool import Admission, Mempool, MempoolLimits, Parsed
+from node.mempool import Admission, ContractAdmission, Mempool, MempoolLimits
 from node.metrics import Metrics
 from node.queries import run_query
 from node.rpc import RpcSettings, start_rpc
@@ -102,12 +101,11 @@ class Node:
             self.suite,
             self.chain_id,
             self.executor.signatures,
-            self._check_tx,
+            ContractAdmission(lambda: self.store.state),  # contracts.check_tx, live params
             lambda digest: self.store.tx_location(digest) is not None,
             MempoolLimits(
                 max_txs=self.config.mempool_max_txs,
                 max_tx_bytes=self.max_block_bytes() - 64 * 1024,  # must fit a block
-                expiry_window=self.genesis.params.tx_window_heights,
             ),
         )
         self.executor.parsed_bodies = self.mempool.parsed_body  # parse each body once
@@ -172,19 +170,6 @@ class Node:
         self._stopped.set()
 
     # -- admission and gossip ---------------------------------------------------
-
-    def _check_tx(self, tx: Tx) -> tuple[str, str] | Parsed:
-        """Body schema and role; an admitted tx keeps its parsed body for execution."""
-        try:
-            body = contracts.parse_body(tx.kind, tx.body)
-        except DecodeError as exc:
-            return "bad_body", exc.message
-        except SkillchainError as exc:
-            return exc.code, exc.message
-        code = contracts.check_permission(contracts.Overlay(self.store.state), tx)
-        if code is not None:
-            return code, f"sender may not send {tx.kind} (or is not an active actor)"
-        return Parsed(body)
 
     def submit(self, raw: bytes) -> Admission:
         """Admit a tx from a client and queue it for gossip."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts import check_expiry, check_tx, get_params
+from contracts import check_expiry, check_tx, expiry_bounds, get_params
 from contracts.model import Params
 from tests.contracts.helpers import ADMIN, HOUR, Chain
 
@@ -76,6 +76,8 @@ def test_params_read_once_give_the_same_answer():
 def test_property_check_expiry_is_the_execution_window(expires, height, window):
     params = Params(window, 2, 12 * HOUR, 60, 8 * HOUR)
     code = check_expiry(expires, height, params).code
+    low, high = expiry_bounds(height, params)
+    assert (code == "") == (low <= expires <= high)
     if expires < height:
         assert code == "tx_expired"
     elif expires > height + window:

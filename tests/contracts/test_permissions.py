@@ -63,8 +63,8 @@ def test_exported_names() -> None:
     assert sorted(contracts.__all__) == sorted([
         "ALL_CODES", "BODIES", "DEFAULT_PARAMS", "KINDS", "PERMISSIONS", "BlockContext",
         "ContractError", "DictState", "Overlay", "StateReader", "TxCheck", "check_expiry",
-        "check_permission", "check_tx", "execute_block", "execute_tx", "get_params",
-        "init_genesis", "parse_body", "query_city_stats",
+        "check_permission", "check_tx", "execute_block", "execute_tx", "expiry_bounds",
+        "get_params", "init_genesis", "parse_body", "query_city_stats",
         "query_claim", "query_class", "query_progress", "query_provider_stats", "require",
         "validator_set_at",
     ])
