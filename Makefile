@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-slow demo lint sim chaos bench bench-state bench-contracts bench-crypto bench-replay bench-catchup clean help
+.PHONY: test test-slow demo lint sim chaos bench bench-state bench-contracts bench-crypto bench-replay bench-catchup bench-hostile clean help
 
 help:
 	@echo "make demo             run a local validator network with a realistic workload"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench-crypto     Ed25519/SHA-256 vs SM2/SM3, and a 4-validator SM2 cluster (JSON)"
 	@echo "make bench-replay     audit replay of a >= 100,000-tx chain, credential size/time (JSON)"
 	@echo "make bench-catchup    a wiped validator rebuilt from its peers: seconds back to the tip (JSON)"
+	@echo "make bench-hostile    connection floods, bad requests, huge bodies, a Byzantine peer (JSON)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -68,6 +69,9 @@ bench-replay: $(STAMP)
 
 bench-catchup: $(STAMP)
 	$(BIN)/python -m bench.bench_catchup $(BENCH_ARGS)
+
+bench-hostile: $(STAMP)
+	$(BIN)/python -m bench.bench_hostile $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis .ruff_cache *.egg-info

@@ -661,6 +661,8 @@ class LoadResult:
     acked: int = 0
     errors: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    """Why submissions failed: the node's error code, ``http_<status>``, or the exception."""
 
 
 async def steady_load(
@@ -684,17 +686,20 @@ async def steady_load(
 
     async def one(session: aiohttp.ClientSession, url: str, body: bytes) -> None:
         sent = time.monotonic()
+        why = ""
         try:
             async with session.post(
                 url + path, data=body, headers={"Content-Type": "application/msgpack"}
             ) as answer:
-                await answer.read()
-                ok = answer.status < 300
-        except (aiohttp.ClientError, TimeoutError):
-            ok = False
+                text = await answer.read()
+                if answer.status >= 300:
+                    why = _error_code(text, answer.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            why = type(exc).__name__
         now = time.monotonic()
-        if not ok:
+        if why:
             result.errors += 1
+            result.error_kinds[why] += 1
             return
         result.acked += 1
         result.latencies_ms.append((now - sent) * 1000)
@@ -742,6 +747,13 @@ async def _sample_rss(pids: dict[int, int], seconds: float, every_s: float = 0.2
                 highest[i] = max(highest.get(i, 0.0), value)
         await asyncio.sleep(every_s)
     return highest
+
+
+def _error_code(body: bytes, status: int) -> str:
+    try:
+        return str(json.loads(body)["code"])
+    except (ValueError, KeyError, TypeError):
+        return f"http_{status}"
 
 
 # -- the network ----------------------------------------------------------------------------
