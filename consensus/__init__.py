@@ -19,6 +19,7 @@ from consensus.actions import (
     Persist,
     Prepared,
     ReportEvidence,
+    ReportFault,
     ReportProposalEvidence,
     RequestCatchUp,
     Send,
@@ -44,11 +45,12 @@ from consensus.messages import (
     verify_message,
 )
 from consensus.proposals import is_valid_proposal_evidence
-from consensus.replica import BlockSource, Replica, Step, ValidatorProvider
+from consensus.replica import BlockSource, BodyCheck, Replica, Step, ValidatorProvider
 
 __all__ = [
     "Action",
     "BlockSource",
+    "BodyCheck",
     "Broadcast",
     "BuildProposal",
     "CatchUpRequest",
@@ -67,6 +69,7 @@ __all__ = [
     "ProposalSeen",
     "Replica",
     "ReportEvidence",
+    "ReportFault",
     "ReportProposalEvidence",
     "RequestCatchUp",
     "Send",

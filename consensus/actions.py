@@ -42,6 +42,7 @@ __all__ = [
     "Persist",
     "Prepared",
     "ReportEvidence",
+    "ReportFault",
     "ReportProposalEvidence",
     "RequestCatchUp",
     "Send",
@@ -68,6 +69,12 @@ class Config:
     """VIEW-CHANGEs and votes for views further ahead than this are ignored."""
     future_buffer_per_sender: int = 32
     catch_up_batch: int = 32
+    catch_up_burst_bytes: int = 8 << 20
+    """Catch-up answer bytes a peer may pull at once: one full answer (``CATCH_UP_BYTES``)."""
+    catch_up_rate_bytes_per_s: int = 8 << 20
+    """Then this many per second, per peer, whatever heights it asks for (see
+    ``consensus.service``: faster than any node applies blocks, so an honest
+    node catching up is never slowed; a liar pulls at most this)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +213,20 @@ class ReportEvidence:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportFault:
+    """Peer ``peer`` sent something that failed a check; count it against that peer.
+
+    ``kind`` is a short fixed word: ``bad_body`` (a block body that does not
+    match its header: tx root, a tx signature, size or depth limits) or
+    ``catch_up_rate`` (a catch-up request over the peer's byte budget, dropped).
+    The message was dropped; nothing else follows from it.
+    """
+
+    peer: bytes
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReportProposalEvidence:
     """Two proposals signed by one primary for one (height, view) with different blocks.
 
@@ -218,5 +239,5 @@ class ReportProposalEvidence:
 
 Action = (
     Send | Broadcast | Persist | BuildProposal | VerifyBlock | Commit | RequestCatchUp
-    | SetTimer | ReportEvidence | ReportProposalEvidence
+    | SetTimer | ReportEvidence | ReportProposalEvidence | ReportFault
 )

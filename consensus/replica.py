@@ -35,7 +35,23 @@ Accountability: two votes of one validator for one slot, and two proposals
 signed by one primary for one (height, view), are reported as evidence. For
 the latter every replica relays the proposal it accepted (``ProposalSeen``),
 so a primary that shows different blocks to different replicas is caught
-(``proposals``).
+(``proposals``). Evidence costs bounded work: the first vote of each slot is
+checked (views up to ``max_view_ahead`` ahead only), at most
+``MAX_EVIDENCE_PER_VOTER`` equivocations of one validator are reported per
+height, and a conflicting vote is not even signature-checked once its slot is
+proven or its voter's reports are spent.
+
+Bodies are checked before they are kept. A PRE-PREPARE's signature covers the
+header hash, a tx hash excludes the tx's signature, and a certificate covers
+the header only: so a peer can pair a genuine header with a body carrying a
+mangled tx, and the header hash and tx root still match. Every body that
+arrives from outside (PRE-PREPARE, VIEW-CHANGE, NEW-VIEW, catch-up) passes the
+application's ``BodyCheck`` (tx root, every tx signature, size and depth
+limits) before it is stored or decided; one that fails is dropped, never
+stored (so a later good body for the same hash is still taken), and reported
+as ``ReportFault(peer, "bad_body")`` against the peer whose signature covers
+it (for a stale NEW-VIEW, which is not checked whole, the link it came on).
+Blocks we built or journaled ourselves are not checked again.
 """
 
 from __future__ import annotations
@@ -57,6 +73,7 @@ from consensus.actions import (
     Persist,
     Prepared,
     ReportEvidence,
+    ReportFault,
     SetTimer,
     Tip,
     VerifyBlock,
@@ -89,12 +106,22 @@ from consensus.viewchange import (
     primary_index,
 )
 
-__all__ = ["BlockSource", "Replica", "Step", "ValidatorProvider"]
+__all__ = ["MAX_EVIDENCE_PER_VOTER", "BlockSource", "BodyCheck", "Replica", "Step",
+           "ValidatorProvider"]
 
 ValidatorProvider = Callable[[int], ValidatorSet]
 """Height -> the validator set in force there (fixed by the state after height-1)."""
 BlockSource = Callable[[int], CertifiedBlock | None]
 """Height -> a decided block with its certificate, from the node's store (or None)."""
+BodyCheck = Callable[[Block], bool]
+"""True when a block's body matches its header: the txs give the header's tx root,
+every tx signature verifies, and the block is within the size and nesting limits
+(``node.executor.Executor.check_body``). No re-execution: that is ``VerifyBlock``."""
+
+MAX_EVIDENCE_PER_VOTER = 4
+"""Equivocations of one validator reported per height. One proves the fault; a few
+show it was no accident; beyond, a flood of conflicting votes (one per view the
+replica accepts, both phases) would only cost signature checks and storage."""
 
 
 class Step(IntEnum):
@@ -125,6 +152,8 @@ class Replica(ServiceMixin, ProposalMixin):
         tip: Tip | None = None,
         journal: Iterable[bytes] = (),
         blocks: BlockSource | None = None,
+        *,
+        body_check: BodyCheck,
     ) -> None:
         self.suite = suite
         self.chain_id = chain_id
@@ -133,6 +162,7 @@ class Replica(ServiceMixin, ProposalMixin):
         self.config = config or Config()
         self._validators = validators
         self._blocks = blocks
+        self._body_check = body_check
         self.tip = tip or Tip(0, ZERO_HASH)
         self.height = self.tip.height + 1
         self.view = 0
@@ -243,7 +273,7 @@ class Replica(ServiceMixin, ProposalMixin):
             return self._on_pre_prepare(sender, msg)
         if isinstance(msg, ViewChange):
             return self._on_view_change(msg)
-        return self._on_new_view(msg)
+        return self._on_new_view(sender, msg)
 
     # ------------------------------------------------------ transitions
 
@@ -338,6 +368,8 @@ class Replica(ServiceMixin, ProposalMixin):
             return self._on_second_proposal(pp)
         if not self._is_extending(pp.block) or not verify_message(self.suite, self.chain_id, pp):
             return []
+        if not self._body_check(pp.block):
+            return [ReportFault(sender, "bad_body")]
         block_hash = self._hash(pp.block)
         return self._relay(pp, block_hash) + self._accept_proposal(pp, block_hash)
 
@@ -384,9 +416,13 @@ class Replica(ServiceMixin, ProposalMixin):
         if book.is_known(vote):
             book.note_duplicate(vote)
             return self._after_vote(vote)
+        earlier = book.first(vote)
+        if earlier is not None:
+            return self._on_conflicting_vote(earlier, vote)
         if not verify_message(self.suite, self.chain_id, vote):
             return []
-        actions = self._evidence(book.add(vote), vote)
+        book.add(vote)
+        actions: list[Action] = []
         if as_commit:
             book.add(vote, Phase.COMMIT)
             actions += self._check_decided(vote.view, vote.block_hash)
@@ -397,14 +433,21 @@ class Replica(ServiceMixin, ProposalMixin):
             return self._check_prepared(vote.view, vote.block_hash)
         return self._check_decided(vote.view, vote.block_hash)
 
-    def _evidence(self, earlier: Vote | None, vote: Vote) -> list[Action]:
-        """Report a validator's two different votes for one slot, once per slot."""
-        if earlier is None:
-            return []
+    def _on_conflicting_vote(self, earlier: Vote, vote: Vote) -> list[Action]:
+        """A second block from one validator for one slot: evidence, once per slot and
+        at most ``MAX_EVIDENCE_PER_VOTER`` per validator and height.
+
+        The first vote is the one that counts, so a conflicting one changes no
+        tally; its signature is checked only when it is going to be reported.
+        """
         key = (vote.voter, vote.view, vote.phase)
-        if key in self.round.evidence:
+        reported = self.round.evidence_per_voter.get(vote.voter, 0)
+        if key in self.round.evidence or reported >= MAX_EVIDENCE_PER_VOTER:
+            return []
+        if not verify_message(self.suite, self.chain_id, vote):
             return []
         self.round.evidence.add(key)
+        self.round.evidence_per_voter[vote.voter] = reported + 1
         return [ReportEvidence(earlier, vote)]
 
     def _is_conflicting(self, view: int, phase: Phase, block_hash: bytes) -> bool:
@@ -457,7 +500,11 @@ class Replica(ServiceMixin, ProposalMixin):
         return [Commit(block, cert), Persist(HeightDone(self.height, block_hash))]
 
     def _store_block(self, block_hash: bytes, block: Block) -> list[Action]:
-        """Hold a block of this height; commits that waited for it may now decide."""
+        """Hold a block of this height; commits that waited for it may now decide.
+
+        Only for bodies we built or journaled, or that passed ``BodyCheck``: the
+        first body kept for a hash is the one a decision hands to the application.
+        """
         if block_hash in self.round.blocks:
             return []
         self.round.blocks[block_hash] = block
@@ -478,6 +525,8 @@ class Replica(ServiceMixin, ProposalMixin):
             return []
         if not is_valid_view_change(self.suite, self.chain_id, self.valset, vc):
             return []
+        if vc.prepared is not None and not self._body_check(vc.prepared.block):
+            return [ReportFault(vc.sender, "bad_body")]  # its signature covers the body
         actions = self._note_view_change(vc)
         if self.step != Step.DECIDED:
             others = [v for key, v in self.round.highest_vc.items() if key != self.me]
@@ -514,8 +563,8 @@ class Replica(ServiceMixin, ProposalMixin):
         self.round.building = view
         return self.on_proposal_ready(best.block)
 
-    def _on_new_view(self, nv: NewView) -> list[Action]:
-        """Move to ``nv.view`` once its whole proof checks out."""
+    def _on_new_view(self, sender: bytes, nv: NewView) -> list[Action]:
+        """Move to ``nv.view`` once its whole proof and its proposal's body check out."""
         backwards = mutations.is_enabled("view_goes_backwards")
         if nv.view < 1 or nv.view > self.view + self.config.max_view_ahead:
             return []
@@ -526,10 +575,14 @@ class Replica(ServiceMixin, ProposalMixin):
         if nv.view < self.view and not backwards:
             # Too late to vote on, but a quorum of COMMITs may still want this block.
             block = nv.pre_prepare.block
+            if not self._body_check(block):
+                return [ReportFault(sender, "bad_body")]  # unchecked message: its link's fault
             return self._store_block(self._hash(block), block)
         primary = self._primary(nv.view)
         if not is_valid_new_view(self.suite, self.chain_id, self.valset, nv, primary):
             return []
+        if not self._body_check(nv.pre_prepare.block):
+            return [ReportFault(nv.sender, "bad_body")]
         return self._relay(nv.pre_prepare, self._hash(nv.pre_prepare.block)) + (
             self._accept_new_view(nv))
 

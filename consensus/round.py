@@ -40,6 +40,9 @@ class HeightState:
     """The view whose BuildProposal is outstanding."""
     new_view_proof: tuple[ViewChange, ...] = ()
     evidence: set[tuple[bytes, int, int]] = field(default_factory=set)
+    """Slots (voter, view, phase) reported as equivocation at this height."""
+    evidence_per_voter: dict[bytes, int] = field(default_factory=dict)
+    """Reports per voter at this height (at most ``replica.MAX_EVIDENCE_PER_VOTER``)."""
     decided: bytes | None = None
 
     def prepared_view(self) -> int:

@@ -3,9 +3,38 @@
 Messages for the next height are kept (bounded per sender) until we get
 there; messages from further ahead tell us we are behind, so we ask for
 certified blocks. A VIEW-CHANGE or request from a replica behind us is
-answered with the blocks it lacks, read from the node's store. Every
-answer and request is rate-limited per peer, so no peer can make us work
-more than once per base timeout for the same thing.
+answered with the blocks it lacks, read from the node's store.
+
+Budgets (issue 13, finding 3). What one peer can make us send is bounded in
+bytes, whatever heights it asks for: a token bucket per peer (``consensus.
+budget``) on the replica's clock, charged to the peer whose authenticated link
+carried the request (not to the key that signed it: anyone may sign with fresh
+keys), with a burst of ``Config.catch_up_burst_bytes`` (8 MiB: one full answer)
+and ``Config.catch_up_rate_bytes_per_s`` (8 MiB/s) after it. A request over
+budget is dropped before any block is read and reported
+(``ReportFault(peer, "catch_up_rate")``). Why 8 MiB/s: a node applies blocks
+far slower than that (it re-executes each: ~0.3 ms of CPU per tx, so a full
+~3.9 MiB block of a 4-validator set takes a second or more), so a wiped
+validator catching up, which asks for the next batch as soon as it applied one
+and asks several peers, is never held back by the budget (``bench_catchup``:
+~185 blocks/s); a peer that only asks pulls at most 8 MiB/s from each honest
+node, and an answer costs the same whether it asks from height 1 or 2. A repeat
+of the same height within a base timeout is still skipped (an honest stuck
+node repeats its VIEW-CHANGE), without a fault.
+
+An answer is byte-bounded: its blocks and certificates stop at
+``CATCH_UP_BYTES`` (8 MiB, half of ``MAX_MESSAGE_BYTES``) or at the peer's
+credit if lower, and at ``Config.catch_up_batch`` blocks; the first block is
+always sent (a block is at most ``max_block_bytes`` < 8 MiB), so one answer is
+under 16 MiB, the limit a receiver decodes.
+
+Bodies (issue 13, finding 2). A catch-up block is decided only with a full
+certificate *and* a body that matches its header (the application's
+``BodyCheck``: tx root, every tx signature, size and depth limits), since a tx
+hash excludes its signature and a certified header can be paired with a
+mangled tx. A bad body is the sender's fault: the batch is dropped, the
+sender reported (``ReportFault(peer, "bad_body")``) and the other validators
+are asked (at most once per base timeout, so a liar cannot make us flood them).
 """
 
 from __future__ import annotations
@@ -13,7 +42,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chain.types import header_hash
-from consensus.actions import Action, Config, RequestCatchUp, Send, Tip
+from consensus.actions import Action, Config, ReportFault, RequestCatchUp, Send, Tip
+from consensus.budget import ByteBudget
 from consensus.catchup import is_valid_certified_block
 from consensus.messages import (
     MAX_MESSAGE_BYTES,
@@ -27,13 +57,13 @@ from consensus.messages import (
 )
 
 CATCH_UP_BYTES = MAX_MESSAGE_BYTES // 2
-"""Blocks per catch-up response stop here (at least one is always sent)."""
+"""Bytes of blocks and certificates per catch-up response (at least one block is sent)."""
 
 if TYPE_CHECKING:
     from chain.crypto import CryptoSuite, Signer
     from chain.types import Block, CommitCertificate
     from chain.validators import ValidatorSet
-    from consensus.replica import BlockSource
+    from consensus.replica import BlockSource, BodyCheck
 
 __all__ = ["ServiceMixin"]
 
@@ -51,13 +81,18 @@ class ServiceMixin:
     valset: ValidatorSet
     _now: int
     _blocks: BlockSource | None
+    _body_check: BodyCheck
 
     def _init_service(self) -> None:
         self._future: dict[bytes, list[Message]] = {}
         self._pending: list[CertifiedBlock] = []
         self._pending_from: bytes | None = None
         self._last_catch_up_ms: int | None = None
+        self._last_retry_ms: int | None = None
         self._helped: dict[bytes, tuple[int, int]] = {}
+        self._budget = ByteBudget(
+            self.config.catch_up_burst_bytes, self.config.catch_up_rate_bytes_per_s
+        )
 
     # The replica provides these.
     def on_message(self, sender: bytes, msg: Message) -> list[Action]:
@@ -120,12 +155,14 @@ class ServiceMixin:
     ) -> list[Action]:
         if isinstance(msg, CatchUpRequest):
             # Anyone on an authenticated link may ask (a removed validator, an
-            # auditor's follower); the per-peer rate limit bounds the work.
+            # auditor's follower); the budget of that link's peer bounds the work.
             if msg.from_height >= self.height:
                 return []
+            if self._budget.credit(sender, self._now) <= 0:
+                return [ReportFault(sender, "catch_up_rate")]
             if not verify_message(self.suite, self.chain_id, msg):
                 return []
-            return self._help_behind(msg.sender, msg.from_height)
+            return self._help_behind(sender, msg.sender, msg.from_height)
         if msg.sender not in self.valset:
             return []
         return self._on_catch_up_response(msg)
@@ -157,6 +194,8 @@ class ServiceMixin:
         if not is_valid_certified_block(self.suite, self.chain_id, self.valset, self.tip, item):
             self._pending = []
             return []
+        if not self._body_check(item.block):
+            return self._on_bad_catch_up_body()
         block_hash = header_hash(self.suite, item.block.header)
         actions = self._decide(item.block, block_hash, item.certificate)
         peer = self._pending_from
@@ -166,16 +205,36 @@ class ServiceMixin:
                                               from_height=self.height + 1)
         return actions
 
+    def _on_bad_catch_up_body(self) -> list[Action]:
+        """A certified header with a body that does not match it: drop the batch,
+        report its sender, ask the others (at most once per base timeout)."""
+        liar, self._pending_from = self._pending_from, None
+        self._pending = []
+        if liar is None:
+            return []
+        actions: list[Action] = [ReportFault(liar, "bad_body")]
+        last = self._last_retry_ms
+        if last is not None and self._now - last < self.config.base_timeout_ms:
+            return actions
+        others = tuple(
+            v.public_key for v in self.valset.validators if v.public_key not in (self.me, liar)
+        )
+        if not others:
+            return actions
+        self._last_retry_ms = self._now
+        return actions + self._request_catch_up(peers=others, force=True)
+
     # ------------------------------------------------------ old heights
 
     def _on_old_message(self, sender: bytes, msg: Message) -> list[Action]:
         """A VIEW-CHANGE from a past height: its sender is stuck; send what it lacks."""
         if not isinstance(msg, ViewChange) or msg.sender not in self.valset:
             return []
-        return self._help_behind(msg.sender, msg.height)
+        return self._help_behind(sender, msg.sender, msg.height)
 
-    def _help_behind(self, peer: bytes, from_height: int) -> list[Action]:
-        """Send ``peer`` our decided blocks from ``from_height`` (rate-limited per peer)."""
+    def _help_behind(self, link: bytes, peer: bytes, from_height: int) -> list[Action]:
+        """Send ``peer`` our decided blocks from ``from_height``, within the byte budget
+        of ``link``, the peer whose link carried the request (module docstring)."""
         if self._blocks is None or peer == self.me:
             return []
         last = self._helped.get(peer)
@@ -183,19 +242,34 @@ class ServiceMixin:
             self._now - last[1] < self.config.base_timeout_ms
         ):
             return []
+        credit = self._budget.credit(link, self._now)
+        if credit <= 0:
+            return [ReportFault(link, "catch_up_rate")]
+        items, size = self._answer_items(self._blocks, from_height, min(CATCH_UP_BYTES, credit))
+        if not items:
+            return []
+        self._budget.spend(link, size, self._now)
+        self._helped[peer] = (from_height, self._now)
+        if len(self._helped) > 1024:  # keys of authenticated links; bounded all the same
+            self._helped.pop(next(iter(self._helped)))
+        unsigned = CatchUpResponse(tuple(items), b"", b"")
+        return [Send(peer, sign_message(self.signer, self.chain_id, unsigned))]
+
+    def _answer_items(
+        self, blocks: BlockSource, from_height: int, limit_bytes: int
+    ) -> tuple[list[CertifiedBlock], int]:
+        """Decided blocks from ``from_height`` until ``limit_bytes`` of blocks and
+        certificates (the first block always) or ``catch_up_batch`` blocks."""
         end = min(self.height, from_height + self.config.catch_up_batch)
         items: list[CertifiedBlock] = []
         size = 0
         for height in range(max(from_height, 1), end):
-            item = self._blocks(height)
+            item = blocks(height)
             if item is None:
                 break
-            size += len(item.block.encode())
-            if items and size > CATCH_UP_BYTES:
+            cost = len(item.block.encode()) + len(item.certificate.encode())
+            if items and size + cost > limit_bytes:
                 break  # the receiver refuses messages over MAX_MESSAGE_BYTES
             items.append(item)
-        if not items:
-            return []
-        self._helped[peer] = (from_height, self._now)
-        unsigned = CatchUpResponse(tuple(items), b"", b"")
-        return [Send(peer, sign_message(self.signer, self.chain_id, unsigned))]
+            size += cost
+        return items, size

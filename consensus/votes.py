@@ -36,6 +36,10 @@ class VoteBook:
         first = self._first.get((vote.view, vote.phase), {}).get(vote.voter)
         return first is not None and first.block_hash == vote.block_hash
 
+    def first(self, vote: Vote) -> Vote | None:
+        """This validator's counted vote for the slot of ``vote`` (None: it has none)."""
+        return self._first.get((vote.view, vote.phase), {}).get(vote.voter)
+
     def note_duplicate(self, vote: Vote, phase: int | None = None) -> None:
         """Count a repeated message; only the planted quorum bug looks at this count."""
         key = (vote.view, vote.phase if phase is None else phase, vote.block_hash)

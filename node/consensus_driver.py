@@ -86,6 +86,7 @@ from consensus.actions import (
     Config,
     Persist,
     ReportEvidence,
+    ReportFault,
     ReportProposalEvidence,
     RequestCatchUp,
     Send,
@@ -98,6 +99,7 @@ from consensus.proposals import is_primary_of
 from consensus.replica import Replica
 from node import crashpoints, mutations
 from node.byzantine import Byzantine
+from node.evidence import EvidenceBook
 from node.executor import MAX_FUTURE_DRIFT_S
 from node.faults import Faults
 from node.preview import Preview
@@ -181,6 +183,7 @@ class DriverHost(Protocol):
     def next_validator_set(self) -> ValidatorSet: ...
     def validators_at(self, height: int) -> ValidatorSet: ...
     def certified_block(self, height: int) -> CertifiedBlock | None: ...
+    def check_body(self, block: Block) -> bool: ...
     def verify_block(self, block: Block, now_s: int) -> None: ...
     def commit_block(self, block: Block, certificate: CommitCertificate) -> None: ...
     def parent_time(self) -> int: ...
@@ -229,6 +232,7 @@ class ConsensusDriver:
         defer: Callable[[Callable[[], None]], None] | None = None,
         fatal: Callable[[str], NoReturn] = fail_stop,
         byzantine: Byzantine | None = None,
+        evidence: EvidenceBook | None = None,
     ) -> None:
         self.host = host
         self.settings = settings
@@ -245,6 +249,7 @@ class ConsensusDriver:
             host.head_tip(),
             self.wal.replay(),
             host.certified_block,
+            body_check=host.check_body,  # bodies from peers, before they are kept
         )
         self.links = links(self.on_frame)
         self._queue: deque[Action] = deque()
@@ -254,7 +259,7 @@ class ConsensusDriver:
         self._height_started = (0.0, 0.0)  # monotonic starts of the previous and this height
         self._previewed = (-1, -1)  # the last (height, view) a preview was acted on
         self._early_preview: tuple[bytes, Preview] | None = None  # one for the next height
-        self.evidence: list[dict[str, Any]] = []
+        self.evidence = evidence if evidence is not None else EvidenceBook()  # node.evidence
         self.byzantine = byzantine or Byzantine(host.suite, host.chain_id, host.signer, set())
         self.view_changes = 0
         self._last_view = (0, 0)
@@ -411,6 +416,8 @@ class ConsensusDriver:
             self._record_evidence(action)
         elif isinstance(action, ReportProposalEvidence):
             self._record_proposal_evidence(action)
+        elif isinstance(action, ReportFault):
+            self.host.faults.drop("consensus", action.kind, action.peer)
         return []
 
     def _send(self, message: Message, to: bytes | None) -> None:
@@ -465,7 +472,11 @@ class ConsensusDriver:
             self.wal.reset([])
 
     def _record_evidence(self, action: ReportEvidence) -> None:
+        """Two votes of one validator for one slot, kept in the bounded book (logged
+        only when kept, so a flood cannot flood the log either)."""
         a, b = action.vote_a, action.vote_b
+        if not self.evidence.add_votes(a, b):
+            return
         log.warning(
             "evidence: validator %s signed two blocks at height %d view %d phase %d",
             a.voter.hex()[:12],
@@ -473,34 +484,17 @@ class ConsensusDriver:
             a.view,
             a.phase,
         )
-        self.evidence.append(
-            {
-                "kind": "votes",
-                "voter": a.voter.hex(),
-                "height": a.height,
-                "view": a.view,
-                "phase": a.phase,
-                "votes": [a.encode().hex(), b.encode().hex()],
-            }
-        )
 
     def _record_proposal_evidence(self, action: ReportProposalEvidence) -> None:
         """Two blocks proposed by one primary for one slot (``is_valid_proposal_evidence``)."""
         a, b = action.proposal_a, action.proposal_b
+        if not self.evidence.add_proposals(a, b):
+            return
         log.warning(
             "evidence: primary %s proposed two blocks at height %d view %d",
             a.proposer.hex()[:12],
             a.height,
             a.view,
-        )
-        self.evidence.append(
-            {
-                "kind": "proposals",
-                "proposer": a.proposer.hex(),
-                "height": a.height,
-                "view": a.view,
-                "proposals": [a.encode().hex(), b.encode().hex()],
-            }
         )
 
     # -- proposing ----------------------------------------------------------------------

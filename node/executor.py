@@ -11,6 +11,8 @@ Consensus never touches state; it asks the executor three things:
   accepts it only when every root matches and every rule a header must obey
   holds (chain, height, parent, time, validator-set hash, proposer, tx
   signatures). Verdicts are kept, so a block is executed once per node.
+  Its body half (size, tx root, signatures, depth) is ``check_body``, which
+  the replica runs on every body a peer sends before keeping it.
 * **commit** — a block with its certificate is written in one synced batch
   (``Store.commit``) from the execution that verified it.
 
@@ -248,6 +250,36 @@ class Executor:
             # peer may pair a certified header with other txs; those are checked below)
         header = block.header
         self._check_header(header, now_s)
+        hashes = self._check_body(block)
+        speculated = self._speculated(header, hashes)
+        if speculated is None:
+            ctx = contracts.BlockContext(header.height, header.time, header.proposer)
+            receipts, changes = self._run(ctx, list(zip(block.txs, hashes, strict=True)))
+        else:
+            receipts, changes, update = speculated
+        if receipts_root(self.suite, receipts) != header.receipts_root:
+            raise BlockRejected(f"height {header.height}: receipts root differs after re-execution")
+        if speculated is None:
+            update = self.store.tree.compute(self.head.height, header.height, changes)
+        if update.root != header.state_root:
+            raise BlockRejected(f"height {header.height}: state root differs after re-execution")
+        return self._remember(Execution(block, digest, hashes, receipts, changes, update))
+
+    def check_body(self, block: Block) -> bool:
+        """True when ``block``'s body matches its header: size limit, tx root, every tx
+        signature (through the verdict cache, so a body checked here costs only look-ups
+        in ``verify``), nesting depth. The replica's ``BodyCheck``: it runs before a body
+        from a peer is kept or a catch-up block decided, so a certified header paired
+        with a mangled tx is the peer's fault, never a refused Commit (a fail-stop)."""
+        try:
+            self._check_body(block)
+        except BlockRejected:
+            return False
+        return True
+
+    def _check_body(self, block: Block) -> list[bytes]:
+        """Raise ``BlockRejected`` unless the body matches the header; return tx hashes."""
+        header = block.header
         limit = max_block_bytes(len(self.validator_set()))
         if len(block.encode()) > limit:
             raise BlockRejected(
@@ -269,19 +301,7 @@ class Executor:
                     f"height {header.height}: tx {tx_id.hex()} has a body nested deeper "
                     f"than {MAX_BODY_DEPTH} levels"
                 )
-        speculated = self._speculated(header, hashes)
-        if speculated is None:
-            ctx = contracts.BlockContext(header.height, header.time, header.proposer)
-            receipts, changes = self._run(ctx, list(zip(block.txs, hashes, strict=True)))
-        else:
-            receipts, changes, update = speculated
-        if receipts_root(self.suite, receipts) != header.receipts_root:
-            raise BlockRejected(f"height {header.height}: receipts root differs after re-execution")
-        if speculated is None:
-            update = self.store.tree.compute(self.head.height, header.height, changes)
-        if update.root != header.state_root:
-            raise BlockRejected(f"height {header.height}: state root differs after re-execution")
-        return self._remember(Execution(block, digest, hashes, receipts, changes, update))
+        return hashes
 
     def _check_header(self, header: BlockHeader, now_s: int | None) -> None:
         head = self.head

@@ -45,6 +45,7 @@ from consensus.messages import CertifiedBlock, max_block_bytes
 from node.byzantine import Byzantine
 from node.config import NodeConfig, load_config
 from node.consensus_driver import TICK_S, ConsensusDriver, DriverSettings, fail_stop
+from node.evidence import MAX_PAGE, EvidenceBook
 from node.executor import Execution, Executor
 from node.keys import load_key
 from node.links import PeerNetwork
@@ -131,6 +132,7 @@ class Node:
             ),
             defer=lambda callback: asyncio.get_running_loop().call_soon(callback),
             byzantine=self.byzantine,
+            evidence=EvidenceBook(self.store),  # persisted, reloaded here (node.evidence)
         )
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -298,6 +300,9 @@ class Node:
         block, cert = self.store.block(height), self.store.certificate(height)
         return None if block is None or cert is None else CertifiedBlock(block, cert)
 
+    def check_body(self, block: Block) -> bool:
+        return self.executor.check_body(block)
+
     def verify_block(self, block: Block, now_s: int) -> None:
         self.executor.verify(block, now_s)
 
@@ -407,8 +412,9 @@ class Node:
             for v in self.executor.validator_set().validators
         ]
 
-    def evidence(self) -> list[dict[str, Any]]:
-        return list(self.consensus.evidence)
+    def evidence(self, after: int = 0, limit: int = MAX_PAGE) -> dict[str, Any]:
+        """One page of the evidence book (``node.evidence``): entries after the cursor."""
+        return self.consensus.evidence.page(after, limit)
 
     def metrics(self) -> str:
         """Prometheus text for /metrics (gauges refreshed on read)."""

@@ -9,7 +9,15 @@ write batch written with sync**. LevelDB applies a batch atomically and its
 log replays whole batches only, so after a kill at any instant a reopen sees
 either the old head with all of its data or the new head with all of its
 data, never a mix. That is the whole crash-consistency argument; nothing else
-in this module may write outside ``commit``.
+in this module may write chain data outside ``commit``.
+
+One exception, by design: evidence of equivocation (``node.evidence``) is not
+part of any height. It is written with ``put_evidence`` in a small batch of
+its own (one entry, and the entries it evicts), never in the commit batch, so
+a flood of evidence cannot delay or bloat a height's write. That batch is not
+synced on its own: LevelDB has written it to its log when ``put_evidence``
+returns (it survives a kill of the process), and the next height's synced
+batch makes it durable against a power cut too.
 
 Key layout (one-byte namespaces keep scans cheap and prefixes unambiguous)::
 
@@ -19,6 +27,7 @@ Key layout (one-byte namespaces keep scans cheap and prefixes unambiguous)::
     r/<height:8>      receipts of that block    h/<hash>      height by block hash
     x/<tx hash>       [height, index]           v/<key>       latest state value
     s/...             authenticated state tree (storage.state_tree)
+    e/<seq:8>         one evidence entry (node.evidence; outside the commit batch)
 
 Heights are 8-byte big-endian so that byte order is numeric order.
 
@@ -241,6 +250,28 @@ class Store:
             with self._db.iterator(prefix=b"v/") as it:
                 for key, value in it:
                     yield key[2:], value
+        except plyvel.Error as exc:
+            raise _translate(exc, self.path) from None
+
+    # -- evidence (not part of any height; see the module docstring) ----------
+
+    def put_evidence(self, seq: int, data: bytes, evict: Sequence[int] = ()) -> None:
+        """Write evidence entry ``seq`` and delete the entries ``evict``, in one small
+        batch of their own (never the commit batch)."""
+        try:
+            with self._db.write_batch(transaction=True) as batch:
+                for old in evict:
+                    batch.delete(b"e/" + _h(old))
+                batch.put(b"e/" + _h(seq), data)
+        except plyvel.Error as exc:
+            raise _translate(exc, self.path) from None
+
+    def evidence_items(self) -> Iterator[tuple[int, bytes]]:
+        """Every stored evidence entry as (seq, data), in seq order."""
+        try:
+            with self._db.iterator(prefix=b"e/") as it:
+                for key, value in it:
+                    yield int.from_bytes(key[2:], "big"), value
         except plyvel.Error as exc:
             raise _translate(exc, self.path) from None
 

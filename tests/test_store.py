@@ -168,3 +168,53 @@ def test_sigkill_at_random_moments_never_leaves_a_mixed_head(tmp_path):
         assert _recomputed_root(store, tmp_path / f"scratch{round_no}") == head.state_root
         store.close()
     assert acknowledged >= 52
+
+
+# -- evidence: its own small batches, outside the heights ------------------------
+
+
+def test_evidence_is_written_in_its_own_batch_and_read_back_in_order(tmp_path):
+    store = open_store(tmp_path / "db")
+    ensure_genesis(store)
+    head = store.head
+    for seq in (3, 1, 2):
+        store.put_evidence(seq, b"entry %d" % seq)
+    store.put_evidence(4, b"entry 4", evict=[1, 3])
+    assert list(store.evidence_items()) == [(2, b"entry 2"), (4, b"entry 4")]
+    assert store.head == head, "evidence is no part of a height"
+    commit_puts(store, {b"a": b"1"})
+    assert list(store.evidence_items()) == [(2, b"entry 2"), (4, b"entry 4")]
+    assert store.state.get(b"a") == b"1"
+    store.close()
+    reopened = open_store(tmp_path / "db")
+    assert list(reopened.evidence_items()) == [(2, b"entry 2"), (4, b"entry 4")]
+    assert reopened.head.height == 1
+    reopened.close()
+
+
+def test_evidence_survives_a_kill_of_the_process(tmp_path):
+    """Not synced on its own, but in LevelDB's log when ``put_evidence`` returns."""
+    path = tmp_path / "db"
+    ensure_genesis(store := open_store(path))
+    store.close()
+    code = (
+        "import sys, time\n"
+        "from tests.storefixtures import open_store\n"
+        f"store = open_store({str(path)!r})\n"
+        "for seq in range(1, 51):\n"
+        "    store.put_evidence(seq, b'x' * 500)\n"
+        "print('written', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=REPO,
+                             env=env, text=True)
+    try:
+        assert child.stdout.readline().strip() == "written"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    reopened = open_store(path)
+    assert [seq for seq, _ in reopened.evidence_items()] == list(range(1, 51))
+    reopened.close()

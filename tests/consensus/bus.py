@@ -70,7 +70,7 @@ class Bus:
         app = self.apps[i]
         return Replica(SUITE, CHAIN, self.signers[i], self.provider, self.config,
                        tip=Tip(app.height, app.hashes[-1]), journal=list(self.journals[i]),
-                       blocks=app.source())
+                       blocks=app.source(), body_check=app.is_valid_body)
 
     def start(self) -> None:
         for i, replica in enumerate(self.replicas):

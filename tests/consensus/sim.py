@@ -193,7 +193,7 @@ class Simulation:
         node.replica = Replica(
             self.suite, CHAIN_ID, node.signer, self.validators, self.opts.config,
             tip=tip, journal=[encode_journal(r) for r in node.journal],  # type: ignore[arg-type]
-            blocks=node.app.source(),
+            blocks=node.app.source(), body_check=node.app.is_valid_body,
         )
         node.last_view = (node.replica.height, node.replica.view)
         self._perform(node, node.replica.start(self.now))

@@ -143,10 +143,11 @@ def test_limits_are_enforced():
 
 def test_exported_names_are_pinned():
     assert sorted(consensus.__all__) == sorted([
-        "Action", "BlockSource", "Broadcast", "BuildProposal", "CatchUpRequest",
+        "Action", "BlockSource", "BodyCheck", "Broadcast", "BuildProposal", "CatchUpRequest",
         "CatchUpResponse", "CertifiedBlock", "Commit", "Config", "HeightDone", "JournalRecord",
         "Message", "NewView", "Persist", "PrePrepare", "Prepared", "PreparedCertificate",
-        "ProposalSeen", "Replica", "ReportEvidence", "ReportProposalEvidence", "RequestCatchUp",
+        "ProposalSeen", "Replica", "ReportEvidence", "ReportFault", "ReportProposalEvidence",
+        "RequestCatchUp",
         "Send", "SetTimer", "Step", "Tip", "ValidatorProvider", "VerifyBlock", "ViewChange",
         "decode_journal", "decode_message", "encode_journal", "encode_message",
         "is_valid_proposal_evidence", "sign_message", "verify_message",

@@ -31,6 +31,7 @@ from consensus import (
 from consensus.messages import seen_proposal
 from consensus.viewchange import compute_timeout_ms
 from tests.consensus.bus import CHAIN, SUITE, Bus, make_signers
+from tests.consensus.toyapp import ToyApp
 
 
 def _commits(bus: Bus) -> list[tuple[int, Commit]]:
@@ -262,7 +263,7 @@ def test_restarted_replica_never_prepares_another_block_in_the_same_view():
     digest_y = header_hash(SUITE, block_y.header)
 
     restored = Replica(SUITE, CHAIN, bus.signers[victim], bus.provider, bus.config,
-                       journal=bus.journals[victim])
+                       journal=bus.journals[victim], body_check=bus.apps[victim].is_valid_body)
     resent = restored.start(0)
     assert any(isinstance(a, Broadcast) and getattr(a.msg, "block_hash", None) ==
                header_hash(SUITE, block_x.header) for a in resent)
@@ -271,7 +272,8 @@ def test_restarted_replica_never_prepares_another_block_in_the_same_view():
     assert not any(isinstance(a, Broadcast) and getattr(a.msg, "block_hash", b"") == digest_y
                    for a in actions)
 
-    amnesiac = Replica(SUITE, CHAIN, bus.signers[victim], bus.provider, bus.config)
+    amnesiac = Replica(SUITE, CHAIN, bus.signers[victim], bus.provider, bus.config,
+                       body_check=bus.apps[victim].is_valid_body)
     amnesiac.start(0)
     amnesiac.on_message(key, pp_y)
     actions = amnesiac.on_block_verified(digest_y, True)
@@ -331,7 +333,8 @@ def test_catch_up_rejects_blocks_without_a_full_certificate():
         CertifiedBlock(other, cert),
         CertifiedBlock(item.block, dataclasses.replace(cert, signatures=cert.signatures[::-1])),
     ]
-    lagging = Replica(SUITE, CHAIN, bus.signers[3], bus.provider, bus.config)
+    lagging = Replica(SUITE, CHAIN, bus.signers[3], bus.provider, bus.config,
+                      body_check=bus.apps[3].is_valid_body)
     lagging.start(0)
     sender = bus.signers[1]
     for bad in forged:
@@ -363,7 +366,8 @@ def test_each_height_uses_its_own_validator_set():
     set_a = ValidatorSet(Validator(s.public_key, "a", "1") for s in old)
     set_b = ValidatorSet(Validator(s.public_key, "b", "1") for s in new)
     provider = lambda height: set_a if height <= 1 else set_b  # noqa: E731
-    replica = Replica(SUITE, CHAIN, new[0], provider, Config(), tip=Tip(1, b"\x01" * 32))
+    replica = Replica(SUITE, CHAIN, new[0], provider, Config(), tip=Tip(1, b"\x01" * 32),
+                      body_check=ToyApp(SUITE, CHAIN, new[0].public_key).is_valid_body)
     replica.start(0)
     assert replica.valset == set_b
     removed = signers[0]
@@ -431,7 +435,8 @@ class Slot1:
         self.me = me if me != self.primary else (me + 1) % 4
         self.others = [i for i in range(4) if i not in (self.me, self.primary)]
         self.replica = Replica(self.suite, CHAIN, self.bus.signers[self.me], self.bus.provider,
-                               self.bus.config)  # type: ignore[arg-type]
+                               self.bus.config,  # type: ignore[arg-type]
+                               body_check=self.bus.apps[self.me].is_valid_body)
         self.replica.start(0)
         signer = self.bus.signers[self.primary]
         self.key = signer.public_key
@@ -641,7 +646,7 @@ def test_journal_through_the_write_ahead_log_file(tmp_path):
     records = WriteAheadLog(tmp_path / "wal").replay()
     assert records == bus.journals[victim]
     restored = Replica(SUITE, CHAIN, bus.signers[victim], bus.provider, bus.config,
-                       journal=records)
+                       journal=records, body_check=bus.apps[victim].is_valid_body)
     assert {(v, p) for v, p in restored.round.mine} == {(0, 1), (0, 2)}
     assert restored.round.prepared is not None
 
@@ -667,7 +672,8 @@ def test_a_replica_alone_in_a_view_change_waits_instead_of_leapfrogging():
 def test_a_replica_outside_the_set_follows_but_never_votes():
     bus = Bus(4)
     outsider = make_signers(1, offset=60)[0]
-    replica = Replica(SUITE, CHAIN, outsider, bus.provider, bus.config)
+    replica = Replica(SUITE, CHAIN, outsider, bus.provider, bus.config,
+                      body_check=bus.apps[0].is_valid_body)
     replica.start(0)
     primary = bus.primary(0)
     app = bus.apps[primary]

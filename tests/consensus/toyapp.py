@@ -2,7 +2,10 @@
 
 The application's block is a list of ints (one per tx body); its state root
 is a hash chain over the history, so two replicas agree on a root exactly
-when they applied the same blocks in the same order. Proposals embed a
+when they applied the same blocks in the same order. Each tx carries a toy
+signature (a hash of its body) and ``is_valid_body`` is the replica's
+``BodyCheck``: the tx root and every signature, like the node's executor, so a
+body with a mangled tx is caught in the simulator too. Proposals embed a
 per-incarnation counter, so a primary that forgets what it proposed (a
 planted bug) proposes a *different* block after a restart.
 
@@ -18,12 +21,12 @@ import hashlib
 import hmac
 from collections.abc import Callable
 
-from chain.codec import encode
+from chain.codec import Value, encode
 from chain.crypto import CryptoSuite, Signer
 from chain.types import ZERO_HASH, Block, BlockHeader, Tx, header_hash
 from consensus import CertifiedBlock
 
-__all__ = ["FastSuite", "ToyApp"]
+__all__ = ["FastSuite", "ToyApp", "toy_signature"]
 
 
 class _FastSigner(Signer):
@@ -71,6 +74,11 @@ def _root(previous: bytes, values: list[int]) -> bytes:
     return hashlib.sha256(previous + encode(values)).digest()
 
 
+def toy_signature(body: Value) -> bytes:
+    """A toy tx's "signature": anyone can make one, but a flipped byte shows."""
+    return hashlib.sha256(b"toy-tx" + encode(body)).digest()[:16]
+
+
 class ToyApp:
     """One replica's application: durable committed chain, volatile proposal counter."""
 
@@ -102,8 +110,8 @@ class ToyApp:
     def make_block(
         self, height: int, view: int, parent_hash: bytes, values: list[int], state_root: bytes
     ) -> Block:
-        txs = tuple(Tx(self.chain_id, "toy.add", self.key, i, 0, v, b"") for i, v in
-                    enumerate(values))
+        txs = tuple(Tx(self.chain_id, "toy.add", self.key, i, 0, v, toy_signature(v))
+                    for i, v in enumerate(values))
         header = BlockHeader(
             self.chain_id, height, view, height, parent_hash, self.key,
             hashlib.sha256(encode(values)).digest(), ZERO_HASH, state_root, ZERO_HASH,
@@ -119,6 +127,15 @@ class ToyApp:
         if header.tx_root != hashlib.sha256(encode(values)).digest():
             return False
         return header.state_root == _root(self.roots[-1], values)
+
+    def is_valid_body(self, block: Block) -> bool:
+        """The replica's ``BodyCheck``: the txs give the header's tx root and every tx
+        is signed (what ``node.executor.Executor.check_body`` checks for real)."""
+        values = [tx.body for tx in block.txs]
+        if block.header.tx_root != hashlib.sha256(encode(values)).digest():
+            return False
+        return all(tx.chain_id == self.chain_id and tx.signature == toy_signature(tx.body)
+                   for tx in block.txs)
 
     def apply(self, item: CertifiedBlock) -> bytes:
         """Commit a decided block; return the state root after it."""
