@@ -233,6 +233,22 @@ def envelope() -> tuple[Chain, list[Tx]]:
                    chain.tx(PROVIDER2, "enrolment.open_class", open_class_body("z"))]
 
 
+@scenario("personal data in free text (an ID number, a mobile number in fullwidth digits, a "
+          "card number) is rejected with personal_data; near misses are accepted")
+def personal_data() -> tuple[Chain, list[Tx]]:
+    chain = world()
+    leaky = session("s-leak", 1, D1 + HOUR, HOUR)
+    leaky[3] = "第3课 电话１３８ １２３４ ５６７８"
+    return chain, [
+        chain.tx(ADMIN, "registry.suspend_actor", ["platform-b", "身份证 36010219900101123X"]),
+        sessions(chain, leaky),
+        chain.tx(ADMIN, "registry.register_actor",
+                 ["platform-z", "provider", "平台 6222 0212 3456 7890 128", "360100", [pub(70)]]),
+        chain.tx(ADMIN, "registry.suspend_actor",
+                 ["platform-b", "audit 2024-01-15 2024-02-15, ref 12812345678"]),
+    ]
+
+
 @scenario("a validator added by 3 of 4 bureaus (2f+1) takes effect two heights later")
 def validator_add() -> tuple[Chain, list[Tx]]:
     chain = Chain()
