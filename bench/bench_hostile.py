@@ -35,7 +35,10 @@ scripted Byzantine peer holding the fourth validator's real key):
    ``amplification_commit_share`` (target >= 0.8): CatchUpRequests from
    heights 1 and 2, alternating, from a peer that never reads, for
    ``AMPLIFY_S`` (20 s) under a 20 tx/s signed load, against a window of the
-   same length with the peer passive.
+   same length with the peer passive. The full run also measures
+   ``amplification_paced_commit_share``: the same attack at 200 requests/s
+   per node (the issue saw ~200/s), which separates the cost of the answers
+   (what finding 3 is about) from the cost of reading a frame flood.
 6. ``evidence_entries_after_flood`` (target <= the documented cap): conflicting
    votes for every accepted view for ``FLOOD_S`` (30 s); the largest
    ``/v1/evidence`` count over the honest nodes, and the count after a
@@ -91,9 +94,11 @@ HONEST_RATE_PER_S = 5.0
 AMPLIFY_RATE_PER_S = 20.0
 
 FULL = {"idle_s": 30.0, "salvo": SALVO, "huge_s": 30.0, "huge_bodies": HUGE_BODIES,
-        "baseline_s": 15.0, "amplify_s": 20.0, "flood_s": 30.0, "prefill": 40}
+        "baseline_s": 15.0, "amplify_s": 20.0, "flood_s": 30.0, "prefill": 40,
+        "paced_rate": 200.0}
 QUICK = {"idle_s": 10.0, "salvo": 2_000, "huge_s": 8.0, "huge_bodies": 8,
-         "baseline_s": 6.0, "amplify_s": 8.0, "flood_s": 8.0, "prefill": 20}
+         "baseline_s": 6.0, "amplify_s": 8.0, "flood_s": 8.0, "prefill": 20,
+         "paced_rate": None}
 
 
 def log(message: str) -> None:
@@ -426,7 +431,9 @@ def tampered_catchup(net: ByzNet) -> dict[str, Any]:
             "tampered_catchup_answers": stats.get("tampered_answers", 0)}
 
 
-def amplification(net: ByzNet, seconds: float) -> dict[str, Any]:
+def amplification(net: ByzNet, seconds: float, paced_rate: float | None) -> dict[str, Any]:
+    """Finding 3 as fast as the links take the requests; then (``paced_rate``) at the
+    issue's rate, which tells the answers' cost from the cost of reading the frames."""
     passive = net.byzantine("passive")
     try:
         baseline = net.window(seconds, AMPLIFY_RATE_PER_S)
@@ -438,6 +445,18 @@ def amplification(net: ByzNet, seconds: float) -> dict[str, Any]:
     finally:
         stats = attacker.stop()
         recovered = net.settle()
+    paced_share = None
+    if paced_rate:
+        paced = net.byzantine("amplify", rate_per_s=paced_rate)
+        try:
+            paced_window = net.window(seconds, AMPLIFY_RATE_PER_S)
+        finally:
+            paced.stop()
+            net.settle()
+        paced_share = round(paced_window.load.acked_in_window
+                            / max(1, baseline.load.acked_in_window), 3)
+        log(f"amplification at {paced_rate:.0f} requests/s per node: share {paced_share}, "
+            f"RSS growth {paced_window.rss_growth_mib} MiB")
     share = attack.load.acked_in_window / max(1, baseline.load.acked_in_window)
     log(f"amplification: acked {baseline.load.acked_in_window} passive, "
         f"{attack.load.acked_in_window} attacked (share {share:.2f}); RSS growth "
@@ -447,7 +466,10 @@ def amplification(net: ByzNet, seconds: float) -> dict[str, Any]:
             "amplification_baseline_acked": baseline.load.acked_in_window,
             "amplification_attack_acked": attack.load.acked_in_window,
             "amplification_requests_sent": stats.get("amplify_requests", 0),
-            "amplification_recovered_without_restart": recovered}
+            "amplification_recovered_without_restart": recovered,
+            "amplification_attack_error_kinds": dict(attack.load.error_kinds),
+            "amplification_paced_rate_per_s": paced_rate,
+            "amplification_paced_commit_share": paced_share}
 
 
 def evidence_flood(net: ByzNet, seconds: float) -> dict[str, Any]:
@@ -472,7 +494,8 @@ def network_b(tmp: Path, knobs: dict[str, Any], result: dict[str, Any]) -> None:
         net.start(prefill_height=knobs["prefill"])
         log(f"network B up at height {net.head()}; node 3 replaced by a Byzantine peer")
         phase(result, "tampered_catchup", lambda: tampered_catchup(net))
-        phase(result, "amplification", lambda: amplification(net, knobs["amplify_s"]))
+        phase(result, "amplification",
+              lambda: amplification(net, knobs["amplify_s"], knobs["paced_rate"]))
         phase(result, "evidence", lambda: evidence_flood(net, knobs["flood_s"]))
     finally:
         net.close()

@@ -31,7 +31,9 @@ arrives over the connections it accepts. Behaviours (one per process):
                      an unsolicited certified batch), so the attack does not
                      depend on winning the race with the honest answers.
     amplify          sends signed CatchUpRequests alternating from_height 1
-                     and 2 as fast as the victim's link takes them, while
+                     and 2 as fast as the victim's link takes them (or at
+                     ``rate_per_s`` per victim, e.g. the ~200/s of the
+                     issue's report), while
                      never reading the link the victim dialled to it
                      (``pause_reading`` after the handshake), so every answer
                      the victim builds waits in its send queue.
@@ -148,6 +150,7 @@ class ByzPeer:
         victims: set[bytes] | None = None,
         views: int | None = None,
         push_every_s: float = 0.25,
+        rate_per_s: float | None = None,
     ) -> None:
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}; known: {', '.join(BEHAVIOURS)}")
@@ -162,6 +165,8 @@ class ByzPeer:
         self.behaviour = behaviour
         self.views = CONSENSUS_CONFIG.max_view_ahead if views is None else views
         self.push_every_s = push_every_s
+        self.rate_per_s = rate_per_s
+        """Amplification requests per second per victim; None: as fast as it reads."""
         self.stats: Counter[str] = Counter()
         self._out: dict[bytes, asyncio.StreamWriter] = {}
         self._held: list[asyncio.StreamWriter] = []
@@ -439,6 +444,8 @@ class ByzPeer:
                     write_frame(writer, frames[i % 2])
                 self.stats["amplify_requests"] += AMPLIFY_CHUNK
                 await asyncio.wait_for(writer.drain(), 5)
+                if self.rate_per_s:
+                    await asyncio.sleep(AMPLIFY_CHUNK / self.rate_per_s)
             except (OSError, TimeoutError):
                 await asyncio.sleep(0.02)
 
@@ -503,6 +510,7 @@ class ByzProcess:
         behaviour: str,
         victims: list[bytes] | None = None,
         views: int | None = None,
+        rate_per_s: float | None = None,
     ) -> None:
         self.home = home
         self.ready = home / "byzpeer.ready"
@@ -515,6 +523,8 @@ class ByzProcess:
             argv += ["--victim", key.hex()]
         if views is not None:
             argv += ["--views", str(views)]
+        if rate_per_s is not None:
+            argv += ["--rate", str(rate_per_s)]
         log = open(home / "byzpeer.log", "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=log)
         log.close()
@@ -562,11 +572,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--behaviour", choices=BEHAVIOURS, default="passive")
     parser.add_argument("--victim", action="append", default=[], help="a target key (hex)")
     parser.add_argument("--views", type=int, default=None)
+    parser.add_argument("--rate", type=float, default=None, help="amplify: requests/s per victim")
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--ready-file", type=Path, default=None)
     args = parser.parse_args(argv)
     victims = {bytes.fromhex(v) for v in args.victim}
-    peer = ByzPeer(args.home, args.rpc, args.behaviour, victims, args.views)
+    peer = ByzPeer(args.home, args.rpc, args.behaviour, victims, args.views, rate_per_s=args.rate)
     asyncio.run(_run_peer(peer, args.ready_file, args.seconds))
 
 
@@ -812,11 +823,15 @@ class ByzNet:
         return max((heights[i] or 0) for i in chosen)
 
     def byzantine(
-        self, behaviour: str, victims: list[int] | None = None, views: int | None = None
+        self,
+        behaviour: str,
+        victims: list[int] | None = None,
+        views: int | None = None,
+        rate_per_s: float | None = None,
     ) -> ByzProcess:
         keys = [self.keys[i] for i in victims] if victims else None
         home = self.cluster.homes[self.byz_index]
-        return ByzProcess(home, self.honest_urls, behaviour, keys, views)
+        return ByzProcess(home, self.honest_urls, behaviour, keys, views, rate_per_s)
 
     def window(self, seconds: float, rate_per_s: float, grace_s: float = 5.0) -> Window:
         """A steady signed load on the honest nodes for ``seconds``, sampling their RSS."""
