@@ -134,7 +134,14 @@ OPENAPI: dict[str, Any] = {
             "get": _op(
                 "Equivocation seen by this node: two conflicting signed votes of one validator "
                 '(kind "votes"), or two blocks signed by one primary for one height and view '
-                '(kind "proposals"; each a ProposalSeen record)'
+                '(kind "proposals"; each a ProposalSeen record); a page of entries with an '
+                "id above `after`, oldest first; `next` is the cursor of the following page "
+                "(null on the last); at most 16 entries per validator and 1,024 in total",
+                [
+                    {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                ],
             )
         },
         "/v1/credential": {
