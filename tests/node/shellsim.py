@@ -65,6 +65,7 @@ from consensus import (
 )
 from node import mutations
 from node.consensus_driver import ConsensusDriver, DriverSettings
+from node.evidence import MAX_EVIDENCE
 from node.executor import MAX_FUTURE_DRIFT_S
 from node.faults import Faults
 from tests.consensus.checkers import Checker, Violation
@@ -83,9 +84,8 @@ ANSWER_BYTES_PER_S = 64 << 20
 The replica's own budget is far lower (``consensus`` catch-up byte bucket); this
 is the checker's line, set so that a shell that answers every request fails it
 under ``catchup_flood`` while honest catch-up after a wipe passes."""
-MAX_EVIDENCE_HELD = 4_096
-"""The checker's line for evidence entries one node holds (the node's documented cap
-is lower, ``node.evidence``); without a bound, ``evidence_flood`` passes it in seconds."""
+MAX_EVIDENCE_HELD = MAX_EVIDENCE
+"""Evidence entries one node may hold: the node's documented cap (``node.evidence``)."""
 
 
 def _toy_signature(body: Value) -> bytes:
@@ -161,8 +161,6 @@ class ShellHost:
         return self.app.source()(height)
 
     def check_body(self, block: Block) -> bool:
-        if mutations.is_enabled("store_body_unchecked"):
-            return True
         return self.app.is_valid_body(block)
 
     def verify_block(self, block: Block, now_s: int) -> None:
