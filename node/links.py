@@ -131,6 +131,13 @@ PENALTY_BASE_S = 1.0
 PENALTY_MAX_S = 60.0
 PENALTY_FORGET_S = 600.0
 LOG_INTERVAL_S = 10.0
+READ_FRAMES_PER_S = 2_000
+READ_FRAME_BURST = 4_000
+"""Frames one inbound link is read at, after a burst: an honest validator sends
+tens to a few hundred a second (votes, relays, previews, gossip every 20 ms),
+so ten times that is never reached; a peer flooding small frames (catch-up
+requests: ~32,000 a second were decoded and dropped) is read no faster, and
+TCP pushes back on it alone. A pause is counted once (``frame_rate``)."""
 BACKOFF_MIN_S = 0.05
 BACKOFF_MAX_S = 3.0
 _LEN = struct.Struct(">I")
@@ -314,6 +321,8 @@ class PeerNetwork:
         queue_bytes: int = QUEUE_BYTES,
         drain_timeout_s: float = DRAIN_TIMEOUT_S,
         penalty_base_s: float = PENALTY_BASE_S,
+        read_frames_per_s: float = READ_FRAMES_PER_S,
+        read_frame_burst: float = READ_FRAME_BURST,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._suite = suite
@@ -327,6 +336,7 @@ class PeerNetwork:
         self._queue_bytes = queue_bytes
         self._drain_timeout_s = drain_timeout_s
         self._penalty_base_s = penalty_base_s
+        self._read_rate = (read_frames_per_s, read_frame_burst)
         self._clock = clock
         validators = len(self._peers) + 1
         pending = max(PENDING_MIN, min(PENDING_MAX, 2 * validators))
@@ -606,11 +616,19 @@ class PeerNetwork:
             older.close()
         state.inbound = [writer]
         self.stats.connected_in.add(peer)
+        rate, burst = self._read_rate
+        tokens, last = burst, self._clock()
         try:
             while True:
                 value = await read_frame(reader)
                 self.stats.frames_in += 1
                 self._on_frame(peer, value)
+                now = self._clock()
+                tokens = min(burst, tokens + (now - last) * rate) - 1
+                last = now
+                if tokens < 0:  # over its budget: read on later (see READ_FRAMES_PER_S)
+                    self.faults.drop("link", "frame_rate", peer)
+                    await asyncio.sleep(-tokens / rate)
         except DecodeError as exc:
             self.stats.garbage += 1
             self.faults.drop("link", "garbage_frame", peer)
