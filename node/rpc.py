@@ -108,6 +108,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("skillchain.rpc")
+CLIENT_KEY = web.RequestKey("client", str)
+"""The client address a request is charged to (after trusted proxies)."""
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 """A msgpack batch: up to ``MAX_BATCH_TXS`` txs, or ~8 large (100-session) txs."""
@@ -498,7 +500,7 @@ class _Bodies:
                 "body_too_large", f"request body exceeds {limit} bytes", close=True
             )
         weight = JSON_WEIGHT if request.content_type != MSGPACK else 1
-        client = request.get("client", "?")
+        client = request.get(CLIENT_KEY, "?")
         if declared is not None and not self.limiter.allow_bytes(client, declared * weight):
             raise ApiError("rate_limited", "too many body bytes from this client; slow down")
         reserved = declared if declared is not None else limit
@@ -606,7 +608,7 @@ def _middleware(
         client = client_address(
             request.remote, request.headers.get("X-Forwarded-For"), trusted
         )
-        request["client"] = client
+        request[CLIENT_KEY] = client
         if not limiter.allow(client):
             return refuse("rate_limited", "too many requests from this client; slow down", 429)
         try:
