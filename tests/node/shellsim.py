@@ -301,7 +301,7 @@ class ShellOptions:
             n=n, seed=seed, target_blocks=target_blocks, byzantine=f,
             behaviours=tuple(sorted(rng.sample(SHELL_BEHAVIOURS, rng.randint(1, 3)))),
             drop=rng.choice([0.0, 0.01, 0.05]), max_delay_ms=rng.choice([5, 10, 30]),
-            crash_rate=rng.choice([0.0, 0.002, 0.01]), wipe_rate=rng.choice([0.0, 0.3, 0.6]),
+            crash_rate=rng.choice([0.0, 0.002, 0.005]), wipe_rate=rng.choice([0.0, 0.3, 0.6]),
         )
         for key, value in over.items():
             setattr(opts, key, value)
@@ -525,7 +525,11 @@ class ShellSimulation:
         """Lose what was not synced; maybe lose the chain too (journal kept); restart."""
         node.driver = None
         node.journal.crash()
-        if self.rng.random() < self.opts.wipe_rate:
+        keepers = [n for n in self.honest if n is not node and n.app.height >= node.app.height]
+        f = (self.opts.n - 1) // 3
+        # Wipe only while f + 1 other honest nodes hold what this one held: with the
+        # chain lost everywhere but at the liars, no protocol can recover it.
+        if len(keepers) > f and self.rng.random() < self.opts.wipe_rate:
             fresh = SignedToyApp(self.suite, CHAIN_ID, node.key)
             fresh.epoch = node.app.epoch
             node.app = fresh
