@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
-import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -29,16 +30,24 @@ def post_tx(url: str, tx, wait: bool = True) -> dict:
     body = json.dumps({"tx": tx.encode().hex()}).encode()
     request = urllib.request.Request(url + "/v1/txs" + ("?wait=commit" if wait else ""), data=body)
     request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        return json.loads(answer.read())
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        raise AssertionError(f"{refused.code} {refused.read().decode(errors='replace')}") from None
+
+
+def letters() -> str:
+    """A fresh id in letters only: a run of digits could read as a card number (personal_data)."""
+    return "".join(chr(ord("a") + byte % 26) for byte in os.urandom(12))
 
 
 def committed_txs(net, admin, count: int, node: int) -> list[str]:
     """Submit ``count`` txs to ``node``, each acknowledged as committed; return their hashes."""
     head = node_status(net.urls[node])["height"]
     acked = []
-    for i in range(count):
-        tx = admin.build("registry.suspend_actor", [f"nobody-{time.monotonic_ns()}-{i}", "t"], head)
+    for _ in range(count):
+        tx = admin.build("registry.suspend_actor", [f"nobody-{letters()}", "t"], head)
         answer = post_tx(net.urls[node], tx)
         assert answer["status"] == "committed"
         acked.append(answer["hash"])
