@@ -25,8 +25,13 @@ from chain.crypto import DEFAULT_SUITE, Signer, get_suite
 from cli.jiangxi_catalogue import OCCUPATIONS
 
 __all__ = [
+    "ADMIN_ID",
+    "ADMIN_NAME",
     "CITIES",
     "GANJIANG_PSEUDO_CODE",
+    "PROVINCE_CODE",
+    "bureau_actor",
+    "catalogue_sections",
     "dev_signer",
     "jiangxi_genesis",
 ]
@@ -49,6 +54,10 @@ CITIES: dict[str, tuple[str, str]] = {
     "361100": ("上饶市", "Shangrao"),
     GANJIANG_PSEUDO_CODE: ("赣江新区", "Ganjiang New Area"),
 }
+
+ADMIN_ID = "jx-hrss"
+ADMIN_NAME = "江西省人力资源和社会保障厅"
+PROVINCE_CODE = "360000"
 
 GENESIS_TIME = 1_767_225_600  # 2026-01-01T00:00:00Z
 TEACHING_HOUR_S = 2_700  # 45 minutes
@@ -135,58 +144,39 @@ def _policy() -> dict[str, Any]:
 
 KeyFor = Callable[[str], Signer]
 
+DEV_NOTE = (
+    "Development genesis: every key is derived from a public label and must not "
+    "be used in production. Entries marked illustrative carry unconfirmed amounts "
+    "and hours (see DOMAIN.md)."
+)
+
 
 def _actor(actor_id: str, role: str, name: str, region: str, key_for: KeyFor) -> dict[str, Any]:
     key = key_for(f"actor/{actor_id}").public_key.hex()
     return {"id": actor_id, "role": role, "name": name, "region_code": region, "public_keys": [key]}
 
 
-def jiangxi_genesis(
-    validators: int = 12,
-    chain_id: str = "jiangxi-skills-dev",
-    suite_name: str = DEFAULT_SUITE,
-    key_for: KeyFor | None = None,
-) -> dict[str, Any]:
-    """A genesis document whose first ``validators`` bureaus run validator nodes.
-
-    ``key_for(label)`` supplies each key; by default the development key of
-    that label (see the module docstring).
-    """
-    if key_for is None:
-
-        def key_for(label: str) -> Signer:
-            return dev_signer(label, suite_name)
-
-    if not 1 <= validators <= len(CITIES):
-        raise ValueError(f"validators must be 1..{len(CITIES)}")
-    codes = list(CITIES)
-    actors = [_actor("jx-hrss", "admin", "江西省人力资源和社会保障厅", "360000", key_for)]
-    actors += [
-        _actor(f"bureau-{code}", "bureau", f"{zh}人力资源和社会保障局", code, key_for)
-        for code, (zh, _) in CITIES.items()
-    ]
-    actors += [_actor(i, "provider", n, r, key_for) for i, n, r in SAMPLE_PROVIDERS]
-    actors += [_actor(i, "organizer", n, r, key_for) for i, n, r in SAMPLE_ORGANIZERS]
+def bureau_actor(code: str, public_keys: list[str]) -> dict[str, Any]:
+    """The bureau of city ``code`` as a genesis actor: its officers sign with these keys."""
+    zh = CITIES[code][0] if code in CITIES else code
     return {
-        "chain_id": chain_id,
-        "crypto_suite": suite_name,
-        "genesis_time": GENESIS_TIME,
-        "development_keys": True,
-        "note": (
-            "Development genesis: every key is derived from a public label and must not "
-            "be used in production. Entries marked illustrative carry unconfirmed amounts "
-            "and hours (see DOMAIN.md)."
-        ),
+        "id": f"bureau-{code}",
+        "role": "bureau",
+        "name": f"{zh}人力资源和社会保障局",
+        "region_code": code,
+        "public_keys": public_keys,
+    }
+
+
+def catalogue_sections() -> dict[str, Any]:
+    """The parts of genesis that hold no key: cities, occupations, policy, funds.
+
+    ``genesis new`` and ``genesis init`` share them, so a network built from
+    bureau cards runs the same rules as the development network.
+    """
+    codes = list(CITIES)
+    return {
         "cities": {code: f"{zh} / {en}" for code, (zh, en) in CITIES.items()},
-        "validators": [
-            {
-                "name": f"{CITIES[code][1]} bureau validator",
-                "region_code": code,
-                "public_key": key_for(f"validator/{code}").public_key.hex(),
-            }
-            for code in codes[:validators]
-        ],
-        "actors": actors,
         "occupations": occupations(),
         "policy": _policy(),
         "funds": [
@@ -197,4 +187,55 @@ def jiangxi_genesis(
                 ("unemployment_insurance", 20_000_000_00),
             )
         ],
+    }
+
+
+def jiangxi_genesis(
+    validators: int = 12,
+    chain_id: str = "jiangxi-skills-dev",
+    suite_name: str = DEFAULT_SUITE,
+    key_for: KeyFor | None = None,
+    note: str = DEV_NOTE,
+) -> dict[str, Any]:
+    """A genesis document whose first ``validators`` bureaus run validator nodes.
+
+    ``key_for(label)`` supplies each key; by default the development key of
+    that label (see the module docstring). Every key of the result was made
+    by one party, so it says ``"development_keys": true`` whichever
+    ``key_for`` made them; ``note`` says how they were made.
+    """
+    if key_for is None:
+
+        def key_for(label: str) -> Signer:
+            return dev_signer(label, suite_name)
+
+    if not 1 <= validators <= len(CITIES):
+        raise ValueError(f"validators must be 1..{len(CITIES)}")
+    codes = list(CITIES)
+    actors = [_actor(ADMIN_ID, "admin", ADMIN_NAME, PROVINCE_CODE, key_for)]
+    actors += [
+        bureau_actor(code, [key_for(f"actor/bureau-{code}").public_key.hex()]) for code in CITIES
+    ]
+    actors += [_actor(i, "provider", n, r, key_for) for i, n, r in SAMPLE_PROVIDERS]
+    actors += [_actor(i, "organizer", n, r, key_for) for i, n, r in SAMPLE_ORGANIZERS]
+    sections = catalogue_sections()
+    return {
+        "chain_id": chain_id,
+        "crypto_suite": suite_name,
+        "genesis_time": GENESIS_TIME,
+        "development_keys": True,
+        "note": note,
+        "cities": sections["cities"],
+        "validators": [
+            {
+                "name": f"{CITIES[code][1]} bureau validator",
+                "region_code": code,
+                "public_key": key_for(f"validator/{code}").public_key.hex(),
+            }
+            for code in codes[:validators]
+        ],
+        "actors": actors,
+        "occupations": sections["occupations"],
+        "policy": sections["policy"],
+        "funds": sections["funds"],
     }
