@@ -156,6 +156,10 @@ def genesis() -> None:
 @click.option(
     "--dev-keys", is_flag=True, help="Derive keys from public labels (tests and demos only)."
 )
+@click.option(
+    "--hosts",
+    help="h1,h2,...: node i on host i, for a lab of several machines (default all 127.0.0.1).",
+)
 @json_option
 @friendly_errors
 def genesis_new(
@@ -165,18 +169,25 @@ def genesis_new(
     suite: str,
     base_port: int,
     dev_keys: bool,
+    hosts: str | None,
     as_json: bool,
 ) -> None:
-    """Create a fresh local network: genesis, validator homes and actor keys.
+    """Create a fresh development network: genesis, validator homes and every key.
+
+    Every secret is written under OUT and the genesis says development_keys:
+    a lab or a demo. A network of bureaus is built from their cards instead
+    (`genesis bureau`, `genesis init`, `genesis config`; docs/runbook-genesis.md).
 
     \b
     Example:
       skillchain genesis new --out net --validators 4
       skillchain devnet up --dir net
+      skillchain genesis new --out lab --validators 4 --hosts 10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4
     """
-    from cli.netgen import new_network
+    from cli.netgen import new_network, parse_hosts
 
-    network = new_network(out, validators, chain_id, suite, base_port, dev_keys)
+    host_list = parse_hosts(hosts) if hosts is not None else None
+    network = new_network(out, validators, chain_id, suite, base_port, dev_keys, host_list)
     data = {
         "root": str(network.root),
         "genesis": str(network.genesis_path),
@@ -348,8 +359,13 @@ def demo(root: Path, validators: int, trainees: int, suite: str, as_json: bool) 
 
 def _register_subcommands() -> None:
     from cli.audit import audit
+    from cli.genesiscmd import genesis_bureau, genesis_config, genesis_init, node_preflight
     from cli.querycmd import query
     from cli.txcmd import tx
+
+    for command in (genesis_bureau, genesis_init, genesis_config):
+        genesis.add_command(command)
+    node.add_command(node_preflight)
 
     main.add_command(tx)
     main.add_command(query)

@@ -1,11 +1,21 @@
-"""``skillchain genesis new``: a fresh network of N validator homes on this machine.
+"""``skillchain genesis new``: a fresh development network of N validator homes.
 
 Each home gets its own random validator key, a config listing the other
 validators' link addresses, and a copy of the genesis. Actor keys (the
 provincial admin, the bureaus, the sample providers and organizers) are
-written to ``OUT/keys/<actor id>.key`` for the operator to hand out — or,
-with ``dev_keys``, derived from public labels exactly like the repository's
-``genesis.json`` (never for production).
+written to ``OUT/keys/<actor id>.key`` — or, with ``dev_keys``, derived from
+public labels exactly like the repository's ``genesis.json``.
+
+Every secret of the network is made here, in one directory, so the genesis
+says ``"development_keys": true`` either way: it is a lab or a demo, never a
+network of bureaus (those are built from bureau cards by ``genesis init``,
+``cli.ceremony``, and no other path sets that flag).
+
+By default every node is on 127.0.0.1 (node i links on base+2i, RPC on
+base+2i+1). ``hosts`` puts node i on ``hosts[i]`` for a lab of several
+machines: then nodes on distinct hosts share the base ports, and only nodes
+sharing a host count up from the base; each home is copied to its machine
+and started there with ``skillchain node start``.
 """
 
 from __future__ import annotations
@@ -18,11 +28,19 @@ from pathlib import Path
 
 from chain.crypto import DEFAULT_SUITE, Signer, get_suite
 from chain.genesis import parse_genesis
-from cli.jiangxi import CITIES, dev_signer, jiangxi_genesis
+from cli.cards import CeremonyError, host_kind, normalize_host
+from cli.jiangxi import CITIES, DEV_NOTE, dev_signer, jiangxi_genesis
 from node.config import NodeConfig, PeerAddress, write_config
 from node.keys import write_key
 
-__all__ = ["Network", "free_base_port", "new_network"]
+__all__ = ["Network", "free_base_port", "new_network", "parse_hosts"]
+
+RANDOM_KEYS_NOTE = (
+    "Development genesis made by `skillchain genesis new`: its keys are random but were all "
+    "made on one machine and written to one directory, so this is a lab network, never a "
+    "network of bureaus (build that with `skillchain genesis init` from bureau cards). "
+    "Entries marked illustrative carry unconfirmed amounts and hours (see DOMAIN.md)."
+)
 
 
 @dataclass(frozen=True)
@@ -42,8 +60,10 @@ def new_network(
     suite_name: str = DEFAULT_SUITE,
     base_port: int = 26650,
     dev_keys: bool = False,
+    hosts: list[str] | None = None,
 ) -> Network:
     """Create ``validators`` homes under ``out``; see the module docstring."""
+    placed = _placement(validators, base_port, hosts)
     root = Path(out)
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} is not empty; choose a new directory or remove it")
@@ -55,7 +75,8 @@ def new_network(
             made[label] = dev_signer(label, suite_name) if dev_keys else suite.generate()
         return made[label]
 
-    document = jiangxi_genesis(validators, chain_id, suite_name, key_for=key_for)
+    note = DEV_NOTE if dev_keys else RANDOM_KEYS_NOTE
+    document = jiangxi_genesis(validators, chain_id, suite_name, key_for=key_for, note=note)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     parse_genesis(text)  # a generator bug must not produce an unusable network
     root.mkdir(parents=True, exist_ok=True)
@@ -66,7 +87,8 @@ def new_network(
             write_key(root / "keys" / f"{label.removeprefix('actor/')}.key", signer)
 
     codes = list(CITIES)[:validators]
-    p2p = {code: base_port + 2 * i for i, code in enumerate(codes)}
+    host = {code: placed[i][0] for i, code in enumerate(codes)}
+    p2p = {code: placed[i][1] for i, code in enumerate(codes)}
     homes = []
     for i, code in enumerate(codes):
         home = root / f"node{i}"
@@ -76,7 +98,7 @@ def new_network(
         peers = tuple(
             PeerAddress(
                 public_key=key_for(f"validator/{other}").public_key.hex(),
-                host="127.0.0.1",
+                host=host[other],
                 port=p2p[other],
             )
             for other in codes
@@ -85,12 +107,64 @@ def new_network(
         write_config(
             home,
             NodeConfig(
-                moniker=f"node{i}-{code}", p2p_port=p2p[code], rpc_port=p2p[code] + 1, peers=peers
+                moniker=f"node{i}-{code}",
+                p2p_host=host[code],
+                p2p_port=p2p[code],
+                rpc_host=host[code],
+                rpc_port=p2p[code] + 1,
+                peers=peers,
             ),
         )
         homes.append(home)
-    urls = [f"http://127.0.0.1:{p2p[c] + 1}" for c in codes]
+    urls = [f"http://{_url_host(host[c])}:{p2p[c] + 1}" for c in codes]
     return Network(root, homes, genesis_path, urls)
+
+
+def parse_hosts(text: str) -> list[str]:
+    """``h1,h2,...`` as normalized hosts; ``CeremonyError`` (``bad_hosts``) when malformed."""
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise CeremonyError("bad_hosts", f"--hosts {text!r} has an empty entry")
+    try:
+        return [normalize_host(item) for item in items]
+    except ValueError as exc:
+        raise CeremonyError("bad_hosts", f"--hosts: {exc}") from None
+
+
+def _placement(
+    validators: int, base_port: int, hosts: list[str] | None
+) -> list[tuple[str, int]]:
+    """(host, link port) of each node: see the module docstring."""
+    if hosts is None:
+        hosts = ["127.0.0.1"]
+    if len(hosts) not in (1, validators):
+        raise CeremonyError(
+            "bad_hosts",
+            f"--hosts names {len(hosts)} hosts for {validators} validators: give one per "
+            "validator (repeat a host to put several on it) or a single host for all",
+        )
+    if len(hosts) == 1:
+        hosts = hosts * validators
+    kinds = {host_kind(h) == "loopback" for h in hosts}
+    if len(kinds) > 1:
+        raise CeremonyError(
+            "loopback_host",
+            "--hosts mixes loopback and network addresses: a loopback node is reachable only "
+            "from its own machine; give every node the address the others reach it at",
+        )
+    seen: dict[str, int] = {}
+    placed = []
+    for h in hosts:
+        index = seen.get(h, 0)
+        seen[h] = index + 1
+        placed.append((h, base_port + 2 * index))
+    if max(p for _, p in placed) + 1 > 65535:
+        raise CeremonyError("bad_hosts", "ports above 65535: choose a lower --base-port")
+    return placed
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def free_base_port(count: int) -> int:
