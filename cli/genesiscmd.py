@@ -371,15 +371,32 @@ def genesis_config(
         "p2p": f"{config.p2p_host}:{config.p2p_port}",
         "rpc": f"{config.rpc_host}:{config.rpc_port}",
         "peers": len(config.peers),
+        "validators": [
+            {
+                "moniker": c.card.moniker,
+                "city": c.card.region_code,
+                "public_key": c.card.public_key,
+                "address": f"{c.card.host}:{c.card.p2p_port}",
+            }
+            for c in sorted(cards, key=lambda c: c.card.region_code)
+        ],
         "warnings": warnings,
     }
     _emit(
         data,
         as_json,
-        lambda d: (
-            f"wrote {d['home']}/config.json: {d['moniker']} links on {d['p2p']}, rpc on "
-            f"{d['rpc']}, {d['peers']} peers\ngenesis hash {d['genesis_hash']}\n"
-            f"next: skillchain node preflight --home {d['home']}"
+        lambda d: "\n".join(
+            [
+                f"wrote {d['home']}/config.json: {d['moniker']} links on {d['p2p']}, rpc on "
+                f"{d['rpc']}, {d['peers']} peers",
+                f"genesis hash {d['genesis_hash']}",
+                "validators (confirm each key with its bureau):",
+                *(
+                    f"  {v['city']} {v['moniker']:<8} {v['public_key']} {v['address']}"
+                    for v in d["validators"]
+                ),
+                f"next: skillchain node preflight --home {d['home']}",
+            ]
         ),
     )
 
