@@ -41,6 +41,7 @@ __all__ = [
     "TAG_BUREAU_CARD",
     "BureauCard",
     "CeremonyError",
+    "bind_host",
     "host_kind",
     "load_card",
     "make_card",
@@ -141,6 +142,19 @@ def normalize_host(host: str) -> str:
     return address.compressed
 
 
+def bind_host(host: str) -> str:
+    """An address to bind: as ``normalize_host``, but 0.0.0.0 and :: (every address) allowed."""
+    try:
+        if ipaddress.ip_address(host.strip()).is_unspecified:
+            return ipaddress.ip_address(host.strip()).compressed
+    except ValueError:
+        pass
+    try:
+        return normalize_host(host)
+    except ValueError as exc:
+        raise CeremonyError("bad_option", f"bind address: {exc}") from None
+
+
 def host_kind(host: str) -> Literal["loopback", "ip", "name"]:
     """``loopback`` for 127/8, ::1 and localhost; ``ip`` for other literals; else ``name``."""
     if host == "localhost" or host.endswith(".localhost"):
@@ -208,7 +222,7 @@ def load_card(path: str | Path) -> BureauCard:
         raise CeremonyError("bad_card", f"{path}: larger than {MAX_CARD_BYTES} bytes: not a card")
     try:
         raw = json.loads(data, parse_float=_no_float, parse_constant=_no_float)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise CeremonyError("bad_card", f"{path}: not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise CeremonyError("bad_card", f"{path}: a card is a JSON object")

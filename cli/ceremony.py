@@ -33,7 +33,7 @@ from typing import Any
 
 from chain.genesis import Genesis, load_genesis, parse_genesis
 from chain.validators import faults_tolerated, quorum_size
-from cli.cards import BureauCard, CeremonyError, host_kind, load_card
+from cli.cards import BureauCard, CeremonyError, bind_host, host_kind, load_card
 from cli.jiangxi import (
     ADMIN_ID,
     ADMIN_NAME,
@@ -320,11 +320,12 @@ def bureau_config(
         for c in sorted(cards, key=lambda c: c.card.region_code)
         if c.card.public_key != me.public_key
     )
+    p2p_host = bind_host(bind) if bind else me.host
     return NodeConfig(
         moniker=me.moniker,
-        p2p_host=bind or me.host,
+        p2p_host=p2p_host,
         p2p_port=me.p2p_port,
-        rpc_host=rpc_bind or bind or me.host,
+        rpc_host=bind_host(rpc_bind) if rpc_bind else p2p_host,
         rpc_port=me.rpc_port,
         peers=peers,
     )

@@ -165,9 +165,15 @@ def genesis_bureau(
             "governance): make one with `skillchain keys new --out officer.key` and pass "
             "--officer-key officer.key",
         )
+    from cli.jiangxi import CITIES
+
     card = make_card(signer, moniker, city, host, p2p_port, rpc_port, officers)
     write_card(out, card)
-    data = {"path": str(out), **card.model_dump(mode="json")}
+    warnings = [] if city in CITIES else [
+        f"{city} is not a Jiangxi city code: `genesis init` refuses it unless its --template "
+        "lists that city"
+    ]
+    data = {"path": str(out), **card.model_dump(mode="json"), "warnings": warnings}
     _emit(
         data,
         as_json,

@@ -190,7 +190,7 @@ def _hosts(config: NodeConfig, checks: list[Check]) -> None:
     for peer in config.peers:
         try:
             socket.getaddrinfo(peer.host, peer.port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError):
+        except (OSError, UnicodeError, ValueError):
             unresolved.append(peer.host)
     if unresolved:
         checks.append(
@@ -255,7 +255,7 @@ def _bind_problem(host: str, port: int) -> tuple[str, str] | None:
     """Bind like ``asyncio.start_server`` (SO_REUSEADDR, every resolved address)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError):
+    except (OSError, UnicodeError, ValueError):
         return ("host_unresolvable", "the host does not resolve here")
     for family, kind, proto, _, address in infos:
         with socket.socket(family, kind, proto) as probe:
@@ -282,7 +282,7 @@ def _dial(config: NodeConfig, checks: list[Check]) -> None:
     for peer in config.peers:
         try:
             socket.create_connection((peer.host, peer.port), timeout=DIAL_TIMEOUT_S).close()
-        except OSError:
+        except (OSError, UnicodeError, ValueError):
             silent.append(f"{peer.host}:{peer.port}")
     if silent:
         checks.append(

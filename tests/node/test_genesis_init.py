@@ -297,6 +297,10 @@ def test_key_file_or_garbage_given_as_a_card_is_refused(cards):
     assert refused(*init_from(root, [*paths[1:], junk]))["code"] == "bad_card"
     junk.write_text("[1, 2]")
     assert refused(*init_from(root, [*paths[1:], junk]))["code"] == "bad_card"
+    junk.write_text("[" * 50_000)
+    assert refused(*init_from(root, [*paths[1:], junk]))["code"] == "bad_card"
+    junk.write_text(" " * 70_000 + "{}")
+    assert "larger than" in refused(*init_from(root, [*paths[1:], junk]))["message"]
     missing = refused(*init_from(root, [*paths[1:], root / "nowhere.card.json"]))
     assert missing["code"] == "bad_card" and "cannot read" in missing["message"]
 
@@ -308,11 +312,14 @@ def test_card_needs_an_officer_key_and_a_free_out(tmp_path):
     answer = refused(*base, "--out", str(tmp_path / "a.card.json"))
     assert answer["code"] == "bad_card" and "officer" in answer["message"]
     ok = [*base, "--officer-public-key", "11" * 32, "--out", str(tmp_path / "a.card.json")]
-    cli(*ok)
+    assert cli(*ok)["warnings"] == []
     assert refused(*ok)["code"] == "file_error"
     same = refused(*base, "--officer-public-key", "11" * 32, "--p2p-port", "8545",
                    "--out", str(tmp_path / "b.card.json"))
     assert same["code"] == "bad_card" and "both 8545" in same["message"]
+    elsewhere = cli(*base[:-4], "--city", "110100", "--host", "10.0.0.1",
+                    "--officer-public-key", "11" * 32, "--out", str(tmp_path / "c.card.json"))
+    assert "not a Jiangxi city code" in elsewhere["warnings"][0]
 
 
 def test_mixed_suites_and_admin_key_reuse_are_refused(cards):
@@ -374,6 +381,11 @@ def test_config_binds_where_told_and_refuses_to_overwrite(tmp_path):
     assert any("validator.key" in w for w in made["warnings"])
     again = refused(*config_args(genesis, paths, paths[2], home))
     assert again["code"] == "home_exists"
+    bad = refused(*config_args(genesis, paths, paths[2], tmp_path / "h2", "--bind", "bad host"))
+    assert bad["code"] == "bad_option" and not (tmp_path / "h2").exists()
+    cli(*config_args(genesis, paths, paths[2], tmp_path / "h3", "--rpc-bind", "::1"))
+    config = json.loads((tmp_path / "h3" / "config.json").read_text())
+    assert (config["p2p_host"], config["rpc_host"]) == ("127.0.0.1", "::1")
 
 
 def test_preflight_names_each_problem(tmp_path):
