@@ -46,6 +46,7 @@ from node.config import NodeConfig, PeerAddress, write_config
 from node.keys import load_key, write_key
 
 __all__ = [
+    "Built",
     "LoadedCard",
     "build_genesis",
     "bureau_config",
