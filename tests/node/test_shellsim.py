@@ -12,7 +12,7 @@ from tests.node.shellsim import SHELL_BEHAVIOURS, ShellOptions, ShellSimulation,
 
 def test_honest_shells_agree_and_progress_under_loss_and_crashes():
     for seed in range(6):
-        opts = ShellOptions(n=4, seed=seed, target_blocks=25, drop=0.05, crash_rate=0.005,
+        opts = ShellOptions(n=4, seed=seed, target_blocks=25, drop=0.05, crash_every_ms=1500,
                             wipe_rate=0.5)
         result = ShellSimulation(opts).run()
         assert result.ok, f"seed {seed}: {result.violation}"
@@ -25,7 +25,7 @@ def test_one_kind_of_byzantine_shell_never_stops_an_honest_node(behaviour, n):
     catch-up floods, evidence floods, garbage: each alone, f liars, wipes on."""
     for seed in range(4):
         opts = ShellOptions(n=n, seed=seed, target_blocks=20, byzantine=(n - 1) // 3,
-                            behaviours=(behaviour,), crash_rate=0.003, wipe_rate=0.7,
+                            behaviours=(behaviour,), crash_every_ms=2500, wipe_rate=0.7,
                             drop=0.02)
         result = ShellSimulation(opts).run()
         assert result.ok, f"seed {seed}: {result.violation}"
