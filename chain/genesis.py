@@ -43,6 +43,7 @@ __all__ = [
     "SPECIAL_GROUPS",
     "Actor",
     "ChainParams",
+    "ConsensusParams",
     "Fund",
     "Genesis",
     "GenesisValidator",
@@ -179,6 +180,34 @@ class ChainParams(_Strict):
     shortfall_day_seconds: Annotated[int, Field(ge=3_600, le=86_400, strict=True)] = 8 * 3600
 
 
+class ConsensusParams(_Strict):
+    """The timing of agreement, the same at every validator (fixed at genesis).
+
+    Defaults suit 4 to 12 validators tens of milliseconds apart (a provincial
+    WAN): a height takes a few round trips (~0.1-0.4 s) plus executing its
+    block (up to ~1.5 s for a full block on a busy 2-core machine), so a view
+    change after ``base_timeout_ms`` (3 s) without progress means the primary
+    failed, not that it is slow; the timer is renewed while a height advances.
+    Each consecutive view change doubles the timeout up to ``max_timeout_ms``
+    (30 s), so a network that lost its quorum for a while does not spin.
+    ``block_interval_ms`` paces proposals while txs arrive (a tx waits about
+    one height); an idle chain makes no blocks, unless
+    ``empty_block_interval_s`` (0: off) asks for at most one empty block per
+    that many seconds, for networks that want the head's time to stay fresh.
+    """
+
+    base_timeout_ms: Annotated[int, Field(ge=100, le=600_000, strict=True)] = 3_000
+    max_timeout_ms: Annotated[int, Field(ge=100, le=3_600_000, strict=True)] = 30_000
+    block_interval_ms: Annotated[int, Field(ge=0, le=60_000, strict=True)] = 200
+    empty_block_interval_s: Annotated[int, Field(ge=0, le=86_400, strict=True)] = 0
+
+    @model_validator(mode="after")
+    def _cap_above_base(self) -> ConsensusParams:
+        if self.max_timeout_ms < self.base_timeout_ms:
+            raise ValueError("max_timeout_ms must be at least base_timeout_ms")
+        return self
+
+
 class Fund(_Strict):
     """A city's budget from one source."""
 
@@ -202,6 +231,7 @@ class Genesis(_Strict):
     policy: Policy
     funds: tuple[Fund, ...]
     params: ChainParams = Field(default_factory=ChainParams)
+    consensus: ConsensusParams = Field(default_factory=ConsensusParams)
 
     @field_validator("crypto_suite")
     @classmethod

@@ -61,8 +61,13 @@ def new_network(
     base_port: int = 26650,
     dev_keys: bool = False,
     hosts: list[str] | None = None,
+    consensus: dict[str, int] | None = None,
 ) -> Network:
-    """Create ``validators`` homes under ``out``; see the module docstring."""
+    """Create ``validators`` homes under ``out``; see the module docstring.
+
+    ``consensus`` sets genesis ``consensus`` timing (``chain.genesis.ConsensusParams``),
+    e.g. ``{"empty_block_interval_s": 1}`` for a lab chain that makes a block a second
+    even when idle."""
     placed = _placement(validators, base_port, hosts)
     root = Path(out)
     if root.exists() and any(root.iterdir()):
@@ -77,6 +82,8 @@ def new_network(
 
     note = DEV_NOTE if dev_keys else RANDOM_KEYS_NOTE
     document = jiangxi_genesis(validators, chain_id, suite_name, key_for=key_for, note=note)
+    if consensus:
+        document["consensus"] = dict(consensus)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     parse_genesis(text)  # a generator bug must not produce an unusable network
     root.mkdir(parents=True, exist_ok=True)

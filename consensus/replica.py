@@ -31,6 +31,26 @@ and a NEW-VIEW must re-propose the highest prepared block of its proof
 (``viewchange``). The replica never reads a clock or a random source: time
 arrives through ``on_tick`` and the runtime answers ``SetTimer``.
 
+Quiet when idle (issue 14). PBFT needs no empty blocks: nothing is lost if a
+height waits for its first tx. So while a replica is *idle* — view 0 of its
+height, no proposal seen, and the application says no work is pending
+(``on_pending_work(False)``) — its progress timer is held: an idle chain
+writes no block and changes no view. When work appears the timer starts
+afresh from that moment, so the primary gets a whole timeout to propose it. A
+replica never told about work (the simulator) counts as always busy. A
+replica that missed blocks while idle learns of them from its peers' tips
+(``on_peer_tip``: announced on the links, never stored).
+
+The progress timer is renewed when a height advances within a view: a
+proposal goes to verification, it is verified (``on_block_verified`` brings
+the time verification ended: it runs in the application, and may take longer
+than a timeout for a big block on a shared core), the view is prepared. So a
+slow but progressing height does not change the view and throw the work
+away. The renewals are bounded (three per view), so a slow or malicious
+primary delays a view change by at most three timeouts. Half-way to each
+deadline the replica sends again what it signed in the view (``_resend_due``),
+so one lost frame costs half a timeout, not a view change.
+
 Accountability: two votes of one validator for one slot, and two proposals
 signed by one primary for one (height, view), are reported as evidence. For
 the latter every replica relays the proposal it accepted (``ProposalSeen``),
@@ -171,7 +191,9 @@ class Replica(ServiceMixin, ProposalMixin):
         self.round = HeightState()
         self._now = 0
         self._deadline: int | None = None
+        self._resend_at: int | None = None  # half-way to ``_deadline``: resend our votes
         self._consecutive_view_changes = 0
+        self._has_work = True  # until the application says otherwise (``on_pending_work``)
         self._init_service()
         self._init_proposals()
         self.restore(journal)
@@ -185,10 +207,12 @@ class Replica(ServiceMixin, ProposalMixin):
         return actions + self._request_catch_up(force=True)
 
     def on_tick(self, now_ms: int) -> list[Action]:
-        """Time passes; a due progress timer starts a view change."""
+        """Time passes; a due progress timer starts a view change (unless idle)."""
         self._now = max(self._now, now_ms)
         if self._deadline is None or self._now < self._deadline:
-            return []
+            return self._resend_due()
+        if self.is_idle():
+            return [self._arm_timer()]  # held: nothing to wait for (module docstring)
         self._deadline = None
         if self.step == Step.DECIDED:
             return []
@@ -198,6 +222,44 @@ class Replica(ServiceMixin, ProposalMixin):
         if self.step == Step.VIEW_CHANGE and not self._is_view_change_quorate():
             return actions + [self._arm_timer(), Broadcast(self.round.my_view_changes[self.view])]
         return actions + self.enter_view_change(self.height, self.view + 1)
+
+    def _resend_due(self) -> list[Action]:
+        """Half-way to a view change, send again what we signed in this view.
+
+        A lost frame (a link that broke and came back) would otherwise cost a
+        whole view change: a replica one vote short of a quorum waits for the
+        timeout. Once per timer; everything resent was journaled when signed.
+        """
+        if self._resend_at is None or self._now < self._resend_at or self._deadline is None:
+            return []
+        self._resend_at = None
+        actions: list[Action] = [SetTimer(self._deadline)]  # the view change's own tick
+        if self.step in (Step.DECIDED, Step.VIEW_CHANGE) or self.is_idle():
+            return actions
+        view = self.view
+        mine = self.round.my_proposals.get(view)
+        if mine is not None:
+            actions.append(Broadcast(mine))
+        actions += [Broadcast(vote) for (v, _), vote in sorted(self.round.mine.items())
+                    if v == view]
+        return actions
+
+    def on_pending_work(self, pending: bool) -> list[Action]:
+        """The application has (``True``) or has no txs waiting to be proposed.
+
+        Idle to busy restarts the progress timer from now: the primary then has
+        a whole timeout to propose what just arrived.
+        """
+        was_idle = self.is_idle()
+        self._has_work = pending
+        if was_idle and pending:
+            return [self._arm_timer()]
+        return []
+
+    def is_idle(self) -> bool:
+        """Nothing to wait for: view 0, no proposal, no work (module docstring)."""
+        return (not self._has_work and self.view == 0 and self.step == Step.PROPOSE
+                and 0 not in self.round.proposals)
 
     def on_request_stuck(self) -> list[Action]:
         """The runtime saw a forwarded request wait too long: suspect censorship."""
@@ -225,8 +287,14 @@ class Replica(ServiceMixin, ProposalMixin):
         self.round.my_proposals[view] = nv
         return self._emit_signed(nv) + self._accept_new_view(nv)
 
-    def on_block_verified(self, block_hash: bytes, ok: bool) -> list[Action]:
-        """The application re-executed a proposal: PREPARE only if its roots matched."""
+    def on_block_verified(
+        self, block_hash: bytes, ok: bool, now_ms: int | None = None
+    ) -> list[Action]:
+        """The application re-executed a proposal: PREPARE only if its roots matched.
+
+        ``now_ms`` is when verification ended (it may have taken a while)."""
+        if now_ms is not None:
+            self._now = max(self._now, now_ms)
         self.round.verifying.discard(block_hash)
         if block_hash not in self.round.blocks:
             return []
@@ -325,21 +393,21 @@ class Replica(ServiceMixin, ProposalMixin):
         if self._is_stale(height, view, Step.PREPARE):
             return []
         self._set_step(view, Step.PREPARE)
-        return self._check_prepared(view, self.round.proposal_hashes[view])
+        return [self._arm_timer(), *self._check_prepared(view, self.round.proposal_hashes[view])]
 
     def enter_commit(self, height: int, view: int) -> list[Action]:
         """Entered once prepared in ``view`` (certificate persisted, COMMIT sent)."""
         if self._is_stale(height, view, Step.COMMIT):
             return []
         self._set_step(view, Step.COMMIT)
-        return self._check_decided(view, self.round.proposal_hashes[view])
+        return [self._arm_timer(), *self._check_decided(view, self.round.proposal_hashes[view])]
 
     def enter_decided(self, height: int, view: int) -> list[Action]:
         """Entered when a block of this height is final; nothing more is signed here."""
         if height != self.height or self.step == Step.DECIDED:
             return []
         self._set_step(view, Step.DECIDED)
-        self._deadline = None
+        self._deadline = self._resend_at = None
         return []
 
     # ---------------------------------------------------------- proposal
@@ -396,7 +464,7 @@ class Replica(ServiceMixin, ProposalMixin):
             if block_hash in self.round.verifying:
                 return []
             self.round.verifying.add(block_hash)
-            return [VerifyBlock(self.round.blocks[block_hash], block_hash)]
+            return [self._arm_timer(), VerifyBlock(self.round.blocks[block_hash], block_hash)]
         if not verdict or self._is_conflicting(view, Phase.PREPARE, block_hash):
             return []
         return self._send_vote(Phase.PREPARE, view, block_hash) + self.enter_prepare(
@@ -618,7 +686,8 @@ class Replica(ServiceMixin, ProposalMixin):
     def _arm_timer(self) -> SetTimer:
         timeout = compute_timeout_ms(self.config, self._consecutive_view_changes)
         self._deadline = self._now + timeout
-        return SetTimer(self._deadline)
+        self._resend_at = self._now + timeout // 2
+        return SetTimer(self._resend_at)
 
     def _emit_signed(self, msg: Message) -> list[Action]:
         """Journal, then send: a crash between the two must not lose what we signed."""

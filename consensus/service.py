@@ -121,6 +121,18 @@ class ServiceMixin:
 
     # ------------------------------------------------------------ future
 
+    def on_peer_tip(self, sender: bytes, height: int) -> list[Action]:
+        """A peer says it has committed ``height`` (link tip announcement, unsigned).
+
+        An idle chain sends no consensus messages, so a replica that missed
+        blocks (partitioned, restarted) learns it is behind only from this. A
+        lie costs one catch-up request to the liar, at most once per base
+        timeout (``_request_catch_up``), and a certified answer or nothing.
+        """
+        if height < self.height:
+            return []
+        return self._request_catch_up(peers=(sender,))
+
     def _on_future_message(self, sender: bytes, msg: Message) -> list[Action]:
         """Keep next-height messages for later; further ahead means we are behind."""
         height = msg.height  # type: ignore[union-attr]

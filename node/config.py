@@ -46,7 +46,8 @@ class NodeConfig(BaseModel):
     rpc_host: str = "127.0.0.1"
     rpc_port: Port
     peers: tuple[PeerAddress, ...] = ()
-    block_interval_ms: Annotated[int, Field(ge=0, le=60_000)] = 200
+    block_interval_ms: Annotated[int, Field(ge=0, le=60_000)] | None = None
+    """This node's pace as primary; None: the genesis ``consensus.block_interval_ms``."""
     max_block_txs: Annotated[int, Field(ge=1, le=100_000)] = 2_000
     max_block_bytes: Annotated[int, Field(ge=64 * 1024, le=4 * 1024 * 1024)] = 4 * 1024 * 1024
     """The proposer's own cap; the protocol's is lower for larger validator sets

@@ -18,8 +18,18 @@ with Byzantine peers. Time reaches it only through ``tick()``.
 
 ``BuildProposal`` is answered after a short wait that lets txs accumulate:
 once ``block_interval_ms`` has passed *since the previous height began* with
-txs pending, or ``IDLE_BLOCK_MS`` with none (an empty block keeps the
-replicas' progress timers quiet; it must stay below the base timeout).
+txs pending. With none, the primary waits: an idle chain makes no block
+(issue 14; the replica holds its progress timer while idle, told by
+``on_pending_work``), unless the chain's freshness interval
+(``DriverSettings.empty_block_interval_s``, genesis ``consensus``; default
+off) is set: then at most one empty block per interval, counted from the
+parent block's time. Every ``TIP_ANNOUNCE_S`` the driver tells its peers the
+height it has committed (link frame ``["h", height]``, never stored), so a
+replica that missed blocks while the chain was idle learns it is behind. A
+replica whose txs wait at view 0 for half a base timeout without a proposal
+re-sends them to its peers once per height (``DriverHost.regossip``): the
+primary may have missed their gossip, and on an idle chain no later height
+would make another validator primary.
 Counting from the previous height's start, not from this one's, paces
 proposals at most one per interval without adding the interval to every
 height: under load a height takes longer than the interval anyway, so the
@@ -65,6 +75,7 @@ ours (disk, bug): the driver calls ``fatal`` (the process ends, exit 70).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import statistics
@@ -106,6 +117,7 @@ from node.preview import Preview
 
 if TYPE_CHECKING:
     from chain.crypto import CryptoSuite, Signer
+    from chain.genesis import ConsensusParams
     from node.metrics import Metrics
 
 __all__ = [
@@ -116,13 +128,15 @@ __all__ = [
     "Journal",
     "LinkNetwork",
     "SystemClock",
+    "driver_settings",
     "fail_stop",
 ]
 
 log = logging.getLogger("skillchain.consensus")
 
 TICK_S = 0.01
-IDLE_BLOCK_MS = 1_000
+TIP_ANNOUNCE_S = 1.0
+"""How often peers hear our committed height (a few bytes per peer per second)."""
 WAL_PRUNE_EVERY = 200
 WAL_PRUNE_BYTES = 64 * 1024 * 1024
 CONSENSUS_CONFIG = Config(base_timeout_ms=3_000, max_timeout_ms=30_000, catch_up_batch=64)
@@ -198,6 +212,7 @@ class DriverHost(Protocol):
     def on_gossip(self, items: Value) -> None: ...
     def flush_gossip(self) -> None: ...
     def admit_gossip_now(self) -> None: ...
+    def regossip(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -208,6 +223,33 @@ class DriverSettings:
     max_block_txs: int = 2_000
     preview_proposals: bool = True
     consensus: Config = CONSENSUS_CONFIG
+    empty_block_interval_s: int = 0
+    """At most one empty block per this many seconds on an idle chain; 0: none."""
+
+
+def driver_settings(
+    params: ConsensusParams,
+    *,
+    block_interval_ms: int | None = None,
+    max_block_txs: int = 2_000,
+    preview_proposals: bool = True,
+) -> DriverSettings:
+    """The driver's settings: timing from the genesis ``consensus`` section (every
+    validator must agree on it), ``block_interval_ms`` overridable per node (it
+    paces only this node's own proposals)."""
+    return DriverSettings(
+        block_interval_ms=(
+            params.block_interval_ms if block_interval_ms is None else block_interval_ms
+        ),
+        max_block_txs=max_block_txs,
+        preview_proposals=preview_proposals,
+        consensus=dataclasses.replace(
+            CONSENSUS_CONFIG,
+            base_timeout_ms=params.base_timeout_ms,
+            max_timeout_ms=params.max_timeout_ms,
+        ),
+        empty_block_interval_s=params.empty_block_interval_s,
+    )
 
 
 def fail_stop(what: str) -> NoReturn:
@@ -256,6 +298,10 @@ class ConsensusDriver:
         self._dirty = False
         self._build: BuildProposal | None = None  # waiting to be proposed (``tick``)
         self._build_at = (0.0, 0.0)  # (busy deadline, idle deadline) of ``_build``
+        self._work = True  # what the replica was last told (``_tell_work``)
+        self._work_since: tuple[int, float] | None = None  # (height, when txs began to wait)
+        self._regossiped = 0  # the last height whose waiting txs we re-sent
+        self._tip_announced = float("-inf")
         self._height_started = (0.0, 0.0)  # monotonic starts of the previous and this height
         self._previewed = (-1, -1)  # the last (height, view) a preview was acted on
         self._early_preview: tuple[bytes, Preview] | None = None  # one for the next height
@@ -304,6 +350,11 @@ class ConsensusDriver:
         kind, body = value
         if kind == "t":
             self.host.on_gossip(body)
+        elif kind == "h":
+            if type(body) is not int or not 0 <= body < 1 << 63:
+                self.host.faults.drop("link", "bad_tip", sender)
+                return
+            self._perform(self.replica.on_peer_tip(sender, body))
         elif kind == "p":
             try:
                 preview = Preview.from_wire(body)
@@ -362,13 +413,47 @@ class ConsensusDriver:
         the last time it saw: feed it the clock on every tick, not just when a
         timer is due, or new deadlines are set from a stale "now".
         """
+        self._tell_work()
         self._perform(self.replica.on_tick(self._now_ms()))
+        now = self.clock.monotonic()
         if self._build is not None:
             busy_at, idle_at = self._build_at
             due = busy_at if self.host.pending_txs() else idle_at
-            if self.clock.monotonic() >= due:
+            if now >= due:
                 action, self._build = self._build, None
                 self._propose(action)
+        if now - self._tip_announced >= TIP_ANNOUNCE_S:
+            self._tip_announced = now
+            self.links.broadcast(["h", self.host.head_tip().height])
+
+    def _tell_work(self) -> None:
+        """Tell the replica when txs start or stop waiting (or a fresh block is due)."""
+        pending = self.host.pending_txs() > 0
+        fresh = self.settings.empty_block_interval_s
+        work = pending or bool(
+            fresh and self.clock.wall() >= self.host.parent_time() + fresh
+        )
+        if work != self._work:
+            self._work = work
+            self._perform(self.replica.on_pending_work(work))
+        self._maybe_regossip(pending)
+
+    def _maybe_regossip(self, pending: bool) -> None:
+        """Re-send waiting txs once per height if no proposal came (module docstring)."""
+        replica = self.replica
+        if not pending or replica.view != 0 or 0 in replica.round.proposals:
+            self._work_since = None
+            return
+        now = self.clock.monotonic()
+        if self._work_since is None or self._work_since[0] != replica.height:
+            self._work_since = (replica.height, now)
+            return
+        waited_ms = (now - self._work_since[1]) * 1000
+        if waited_ms >= self.settings.consensus.base_timeout_ms / 2 and (
+            self._regossiped != replica.height
+        ):
+            self._regossiped = replica.height
+            self.host.regossip()
 
     # -- performing actions ----------------------------------------------------------
 
@@ -450,7 +535,7 @@ class ConsensusDriver:
                 self.refused_for_time += 1
             log.warning("refusing proposal %s: %s", action.block_hash.hex()[:12], exc)
             ok = False
-        return self.replica.on_block_verified(action.block_hash, ok)
+        return self.replica.on_block_verified(action.block_hash, ok, self._now_ms())
 
     def _commit(self, action: Commit) -> list[Action]:
         crashpoints.hit("before_apply")
@@ -512,10 +597,12 @@ class ConsensusDriver:
         # the empty-block wait counts from now, so an idle chain stays quiet.
         anchor = self._height_started[0] if self._height_started[1] else now
         self._build = action
-        self._build_at = (
-            anchor + self.settings.block_interval_ms / 1000,
-            now + IDLE_BLOCK_MS / 1000,
-        )
+        fresh = self.settings.empty_block_interval_s
+        if fresh and action.view == 0:
+            idle_at = now + max(0.0, self.host.parent_time() + fresh - self.clock.wall())
+        else:  # after a view change a block is owed at once, empty or not
+            idle_at = float("inf") if action.view == 0 else now
+        self._build_at = (anchor + self.settings.block_interval_ms / 1000, idle_at)
 
     def _propose(self, action: BuildProposal) -> None:
         host = self.host

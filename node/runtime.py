@@ -44,7 +44,7 @@ from consensus.actions import Tip
 from consensus.messages import CertifiedBlock, max_block_bytes
 from node.byzantine import Byzantine
 from node.config import NodeConfig, load_config
-from node.consensus_driver import TICK_S, ConsensusDriver, DriverSettings, fail_stop
+from node.consensus_driver import TICK_S, ConsensusDriver, driver_settings, fail_stop
 from node.evidence import MAX_PAGE, EvidenceBook
 from node.executor import Execution, Executor
 from node.keys import load_key
@@ -125,7 +125,8 @@ class Node:
             self,
             self._links,
             WriteAheadLog(self.home / "consensus.wal"),
-            DriverSettings(
+            driver_settings(
+                self.genesis.consensus,
                 block_interval_ms=self.config.block_interval_ms,
                 max_block_txs=self.config.max_block_txs,
                 preview_proposals=self.config.preview_proposals,
@@ -220,6 +221,11 @@ class Node:
         budget = ADMIT_NOW_BYTES
         while self._incoming and budget > 0:
             budget -= self._admit_next()
+
+    def regossip(self) -> None:
+        """Queue the txs a block would take for gossip again (the driver asks once
+        per height when they waited without a proposal: see node.consensus_driver)."""
+        self._gossip.extend(tx.encode() for tx, _ in self.take_batch())
 
     def flush_gossip(self) -> None:
         """Send every tx queued for gossip now (a preview is about to list them), in

@@ -28,11 +28,11 @@ REGRESSION_SEEDS: list[tuple[int, int]] = [
 MUTANT_SEEDS = {
     # planted bug -> (seed, n) of the first seed in the hunt order that catches it
     # (``python -m tests.consensus.run_sim --mutants`` recomputes the whole table).
-    "persist_after_send": (168, 4),
-    "new_view_without_certificates": (163, 7),
-    "count_messages_not_signers": (2, 4),
+    "persist_after_send": (468, 4),
+    "new_view_without_certificates": (229, 7),
+    "count_messages_not_signers": (1, 7),
     "prepare_as_commit": (0, 4),
-    "view_goes_backwards": (1, 7),
+    "view_goes_backwards": (0, 4),
     "catch_up_without_certificate": (3, 7),
 }
 

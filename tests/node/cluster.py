@@ -65,10 +65,17 @@ class Cluster:
 
 
 def make_cluster(
-    tmp: Path, validators: int, config_overrides: dict | None = None, suite: str = "ed25519-sha256"
+    tmp: Path,
+    validators: int,
+    config_overrides: dict | None = None,
+    suite: str = "ed25519-sha256",
+    consensus: dict[str, int] | None = None,
 ) -> Cluster:
+    """``validators`` nodes started and ready; ``consensus`` sets genesis timing (e.g.
+    ``{"empty_block_interval_s": 1}`` where a test watches heights grow with no txs)."""
     base = free_base_port(validators)
-    network = new_network(tmp / "net", validators, suite_name=suite, base_port=base)
+    network = new_network(tmp / "net", validators, suite_name=suite, base_port=base,
+                          consensus=consensus)
     for home in network.homes:
         path = home / "config.json"
         config = json.loads(path.read_text())
