@@ -310,6 +310,19 @@ class _Liveness:
     misses: int = 0
 
 
+class _NotReadingYet(asyncio.StreamReaderProtocol):
+    """An accepted stream that reads nothing until ``_accept`` resumes it or starts TLS.
+
+    With ``asyncio.start_server`` the first bytes (a TLS ClientHello) could be
+    read into the stream's buffer before ``start_tls`` ran, and TLS then never
+    saw them (the handshake hung until its timeout).
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.pause_reading()  # type: ignore[attr-defined]
+        super().connection_made(transport)
+
+
 class _AddressBudget:
     """Slots with a total and a per-address cap (to become ``node.listeners.ConnectionBudget``)."""
 
@@ -474,7 +487,11 @@ class PeerNetwork:
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._accept, host, port, limit=2**16)
+        def accepted() -> asyncio.StreamReaderProtocol:
+            return _NotReadingYet(asyncio.StreamReader(limit=2**16), self._accept)
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(accepted, host, port)
         for key, address in self._peers.items():
             self._tasks.append(asyncio.create_task(self._dial_forever(key, address)))
         self._tasks.append(asyncio.create_task(self._watch_silence()))
@@ -818,7 +835,8 @@ class PeerNetwork:
                 await self._receive(reader, writer, peer)
         finally:
             self._inbound.discard(writer)
-            writer.close()
+            with contextlib.suppress(AttributeError):  # see ``_start_tls``
+                writer.close()
 
     def _pending_for(self, address: str) -> _AddressBudget:
         """Validators' configured hosts have their own slots: others cannot take them."""
@@ -921,8 +939,10 @@ class PeerNetwork:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> bytes:
         certs = None
-        if self._tls is not None:  # plaintext from here on is an SSLError: dropped, counted
-            await writer.start_tls(self._tls.server)
+        if self._tls is None:
+            writer.transport.resume_reading()  # paused since accept (``_NotReadingYet``)
+        else:  # plaintext from here on is an SSLError: dropped, counted
+            await self._start_tls(writer)
             certs = (_peer_fingerprint(writer), self._tls.own_fingerprint)
         hello = await read_frame(reader, 4096)
         if not (isinstance(hello, list) and len(hello) == 5):
@@ -950,6 +970,18 @@ class PeerNetwork:
         if not self._verify(dialer, payload, proof[0]):
             raise self._bad_signature("dialer")
         return dialer
+
+    async def _start_tls(self, writer: asyncio.StreamWriter) -> None:
+        """Upgrade an accepted connection; a connection lost right after the TLS
+        handshake makes Python 3.11's ``start_tls`` fail with AttributeError (its
+        new transport is None): that is a lost connection."""
+        assert self._tls is not None
+        raw = writer.transport
+        try:
+            await writer.start_tls(self._tls.server, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
+        except AttributeError:
+            raw.abort()
+            raise ConnectionResetError("connection lost during the TLS handshake") from None
 
     def _refuse_if_penalised(self, dialer: bytes) -> None:
         """Before any signature work: a key serving a garbage penalty is refused."""
