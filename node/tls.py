@@ -210,7 +210,8 @@ def new_certificate(
     cert_path, key_path = directory / CERT_NAME, directory / KEY_NAME
     if not overwrite and (cert_path.exists() or key_path.exists()):
         raise FileExistsError(
-            f"{cert_path} or {key_path} exists; remove them first to make a new certificate"
+            f"{cert_path} or {key_path} exists; keep it, or replace it with "
+            "`skillchain tls new --force`"
         )
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])

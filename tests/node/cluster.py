@@ -65,10 +65,14 @@ class Cluster:
 
 
 def make_cluster(
-    tmp: Path, validators: int, config_overrides: dict | None = None, suite: str = "ed25519-sha256"
+    tmp: Path,
+    validators: int,
+    config_overrides: dict | None = None,
+    suite: str = "ed25519-sha256",
+    tls: bool = False,
 ) -> Cluster:
     base = free_base_port(validators)
-    network = new_network(tmp / "net", validators, suite_name=suite, base_port=base)
+    network = new_network(tmp / "net", validators, suite_name=suite, base_port=base, tls=tls)
     for home in network.homes:
         path = home / "config.json"
         config = json.loads(path.read_text())
