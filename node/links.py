@@ -196,6 +196,10 @@ class SlowReader(Exception):
     """The peer did not take what we wrote within the drain deadline."""
 
 
+class GarbageBack(Exception):
+    """The listener sent something other than heartbeats on our outbound link."""
+
+
 async def read_frame(reader: asyncio.StreamReader, max_bytes: int = MAX_FRAME_BYTES) -> Value:
     """One length-prefixed canonical msgpack value; ``DecodeError`` on garbage."""
     header = await reader.readexactly(4)
@@ -675,6 +679,8 @@ class PeerNetwork:
                 self.faults.drop("link", "slow_reader", peer)
                 self._log.warning("slow_reader", "link to %s cut off: %s", peer.hex()[:12], exc)
                 backoff = BACKOFF_MAX_S
+            except GarbageBack:  # counted where read; redial slowly, not at its rate
+                backoff = BACKOFF_MAX_S
             except DecodeError as exc:  # a malformed CHALLENGE: not yet proven to be the peer
                 self.faults.drop("link", "bad_handshake")
                 self._log.warning("bad_challenge", "link to %s: %s", peer.hex()[:12], exc)
@@ -706,8 +712,8 @@ class PeerNetwork:
         closed = asyncio.create_task(self._read_heartbeats(reader, peer, state))
         try:
             done, _ = await asyncio.wait({pump, closed}, return_when=asyncio.FIRST_COMPLETED)
-            if pump in done:
-                pump.result()
+            for task in done:
+                task.result()
         finally:
             for task in (pump, closed):
                 task.cancel()
@@ -739,6 +745,7 @@ class PeerNetwork:
             self.stats.garbage += 1
             self.faults.drop("link", "garbage_frame", peer)
             self._log.warning("garbage_beat", "link to %s: %s", peer.hex()[:12], exc)
+            raise GarbageBack(str(exc)) from None
         except (OSError, asyncio.IncompleteReadError):
             pass
 

@@ -292,3 +292,31 @@ def test_a_heartbeat_flood_is_read_within_the_link_budget():
             await node.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_listener_that_sends_more_than_heartbeats_is_garbage():
+    async def scenario():
+        sessions: list = []
+
+        async def chatty(reader, writer):  # the return direction carries heartbeats only
+            sessions.append(writer)
+            body = encode(["c", b"not a heartbeat"])
+            writer.write(struct.pack(">I", len(body)) + body)
+            await writer.drain()
+            await reader.read()
+
+        server, port = await serve_as(KEYS[1], chatty)
+        inbox: list = []
+        node = network(0, {1: port}, inbox)
+        await node.start("127.0.0.1", 0)
+        try:
+            peer = KEYS[1].public_key.hex()[:16]
+            await eventually(lambda: node.faults.by_peer[(peer, "garbage_frame")] >= 1)
+            assert inbox == []
+            await asyncio.sleep(0.5)
+            assert len(sessions) == 1  # redialled slowly (BACKOFF_MAX_S), not at once
+        finally:
+            await node.stop()
+            server.close()
+
+    asyncio.run(scenario())
