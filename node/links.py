@@ -47,8 +47,8 @@ watchdog ticks that actually ran, so a node whose own loop stalled on a big
 block does not cut its links) is closed (``silent``) and redialled; sockets
 also get ``TCP_USER_TIMEOUT`` = ``silence_s`` (Linux), so unacknowledged data
 fails the connection instead of waiting out TCP's retransmission back-off.
-Dialling gives up after ``silence_s`` and retries at most ``heartbeat_s``
-later, so a healed partition costs about a second. Heartbeats are frames like
+A TCP connect gives up after two heartbeats and the next starts at most a
+heartbeat later, so a healed partition costs about a second. Heartbeats are frames like
 any other: they count against the read budget (``READ_FRAMES_PER_S``), and a
 malformed one is garbage.
 
@@ -474,6 +474,7 @@ class PeerNetwork:
         self._heartbeat_s = heartbeat_s
         self._silence_s = silence_s
         self._tick_s = heartbeat_s / 2
+        self._connect_timeout_s = max(1.5, min(silence_s, 2 * heartbeat_s))
         self._silent_ticks = max(2, round(silence_s / self._tick_s))
         self._inbound_live: dict[asyncio.StreamWriter, _Liveness] = {}
         self._tip = 0
@@ -634,17 +635,20 @@ class PeerNetwork:
     async def _connect(
         self, address: tuple[str, int]
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """TCP (and TLS when configured) to ``address``, within ``silence_s``."""
+        """TCP to ``address`` within two heartbeats (a lost SYN is resent after 1 s; the
+        next attempt starts at most a heartbeat later: a healed partition costs about a
+        second), then TLS when configured, within ``HANDSHAKE_TIMEOUT_S``."""
         host, port = address
-        if self._tls is None:
-            opening = asyncio.open_connection(host, port, limit=2**16)
-        else:
-            opening = asyncio.open_connection(
-                host, port, limit=2**16, ssl=self._tls.client, server_hostname=None,
-                ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S,
-            )
-        reader, writer = await asyncio.wait_for(opening, max(self._silence_s, 1.0))
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, limit=2**16), self._connect_timeout_s
+        )
         _set_user_timeout(writer, self._silence_s)
+        if self._tls is not None:
+            try:
+                await self._start_tls(writer, self._tls.client)
+            except BaseException:
+                writer.transport.abort()
+                raise
         return reader, writer
 
     async def _dial_forever(self, peer: bytes, address: tuple[str, int]) -> None:
@@ -949,7 +953,7 @@ class PeerNetwork:
         if self._tls is None:
             writer.transport.resume_reading()  # paused since accept (``_NotReadingYet``)
         else:  # plaintext from here on is an SSLError: dropped, counted
-            await self._start_tls(writer)
+            await self._start_tls(writer, self._tls.server)
             certs = (_peer_fingerprint(writer), self._tls.own_fingerprint)
         hello = await read_frame(reader, 4096)
         if not (isinstance(hello, list) and len(hello) == 5):
@@ -978,14 +982,14 @@ class PeerNetwork:
             raise self._bad_signature("dialer")
         return dialer
 
-    async def _start_tls(self, writer: asyncio.StreamWriter) -> None:
-        """Upgrade an accepted connection; a connection lost right after the TLS
-        handshake makes Python 3.11's ``start_tls`` fail with AttributeError (its
-        new transport is None): that is a lost connection."""
-        assert self._tls is not None
+    async def _start_tls(self, writer: asyncio.StreamWriter, context: ssl.SSLContext) -> None:
+        """Upgrade a connection (accepted: server side; dialled: client side). A
+        connection lost right after the TLS handshake makes Python 3.11's
+        ``start_tls`` fail with AttributeError (its new transport is None): that is
+        a lost connection."""
         raw = writer.transport
         try:
-            await writer.start_tls(self._tls.server, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
+            await writer.start_tls(context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
         except AttributeError:
             raw.abort()
             raise ConnectionResetError("connection lost during the TLS handshake") from None
