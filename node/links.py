@@ -477,6 +477,7 @@ class PeerNetwork:
         self._connect_timeout_s = max(1.5, min(silence_s, 2 * heartbeat_s))
         self._silent_ticks = max(2, round(silence_s / self._tick_s))
         self._inbound_live: dict[asyncio.StreamWriter, _Liveness] = {}
+        self._accepting: set[asyncio.Task[None]] = set()
         self._tip = 0
 
     def _new_peer(self) -> _Peer:
@@ -505,7 +506,10 @@ class PeerNetwork:
         if self._server is not None:
             self._server.close()
         for writer in list(self._inbound):  # Server.close() leaves accepted streams open
-            writer.close()
+            writer.transport.abort()  # not close(): TLS would wait for its close_notify
+        accepting = [t for t in self._accepting if not t.done()]
+        if accepting:  # let them end on the aborted streams rather than be cancelled
+            await asyncio.wait(accepting, timeout=1.0)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -830,6 +834,10 @@ class PeerNetwork:
     # -- receiving ---------------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._accepting.add(task)
+            task.add_done_callback(self._accepting.discard)
         address = _address(writer)
         refusal = "conn_cap" if len(self._inbound) >= self._max_inbound else None
         refusal = refusal or self._pending_for(address).acquire(address)
