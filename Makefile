@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-slow demo lint sim chaos bench bench-state bench-contracts bench-crypto bench-replay bench-catchup bench-hostile clean help
+.PHONY: test test-slow demo lint sim chaos bench bench-state bench-contracts bench-crypto bench-replay bench-catchup bench-hostile bench-tls clean help
 
 help:
 	@echo "make demo             run a local validator network with a realistic workload"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench-replay     audit replay of a >= 100,000-tx chain, credential size/time (JSON)"
 	@echo "make bench-catchup    a wiped validator rebuilt from its peers: seconds back to the tip (JSON)"
 	@echo "make bench-hostile    connection floods, bad requests, huge bodies, a Byzantine peer (JSON)"
+	@echo "make bench-tls        4-validator tx/s with and without TLS in one run: tls_share (JSON)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -72,6 +73,9 @@ bench-catchup: $(STAMP)
 
 bench-hostile: $(STAMP)
 	$(BIN)/python -m bench.bench_hostile $(BENCH_ARGS)
+
+bench-tls: $(STAMP)
+	$(BIN)/python -m bench.bench_tls $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis .ruff_cache *.egg-info

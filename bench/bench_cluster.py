@@ -46,6 +46,7 @@ import aiohttp
 from chain.crypto import get_suite
 from chain.pseudonym import id_check_digit, trainee_pseudonym
 from chain.types import Tx, tx_hash
+from cli.devnet import rpc_ssl
 from node.client import Client, ClientError, TxBuilder
 from tests.node.cluster import make_cluster
 
@@ -205,7 +206,10 @@ class Watcher:
 
     async def __aenter__(self) -> Watcher:
         self._session = aiohttp.ClientSession()
-        self._socket = await self._session.ws_connect(self.url, max_msg_size=64 * 1024 * 1024)
+        context = rpc_ssl(self.url.replace("ws", "http", 1).removesuffix("/v1/stream"))
+        self._socket = await self._session.ws_connect(
+            self.url, max_msg_size=64 * 1024 * 1024, ssl=context if context else True
+        )
         self._task = asyncio.create_task(self._run())
         return self
 
@@ -281,11 +285,13 @@ async def run(
     suite: str = "ed25519-sha256",
     latency_rate: float = 0,
     latency_after_records: bool = False,
+    tls: bool = False,
 ) -> dict:
+    """One network of ``validators``; ``tls`` puts links on TLS 1.3 and the RPC on HTTPS."""
     global SUITE
     SUITE = get_suite(suite)
     with tempfile.TemporaryDirectory(prefix="skillchain-bench-") as tmp:
-        log(f"starting {validators} validators ({suite}) ...")
+        log(f"starting {validators} validators ({suite}{', TLS' if tls else ''}) ...")
         cluster = make_cluster(
             Path(tmp),
             validators,
@@ -296,6 +302,7 @@ async def run(
                 "rpc_rate_per_s": 100_000,
             },
             suite=suite,
+            tls=tls,
         )
         try:
             return await _measure(
@@ -313,7 +320,7 @@ async def _measure(
 
     genesis, _ = load_genesis(cluster.root / "genesis.json")
     occupation = next(o for o in genesis.occupations if o.level == 5)
-    clients = [Client(u) for u in cluster.urls]
+    clients = [Client(u, ssl_context=rpc_ssl(u)) for u in cluster.urls]
     for c in clients:
         await c.__aenter__()
     try:

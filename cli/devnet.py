@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -22,7 +23,16 @@ from typing import Any
 
 from node.config import load_config
 
-__all__ = ["devnet_down", "devnet_status", "devnet_up", "node_status", "start_node", "wait_ready"]
+__all__ = [
+    "devnet_down",
+    "devnet_status",
+    "devnet_up",
+    "node_status",
+    "rpc_ssl",
+    "rpc_url",
+    "start_node",
+    "wait_ready",
+]
 
 STATE_FILE = "devnet.json"
 
@@ -39,9 +49,41 @@ def homes_of(root: Path) -> list[Path]:
     return homes
 
 
+_RPC_TLS: dict[str, ssl.SSLContext] = {}
+"""Client TLS contexts of the HTTPS nodes ``rpc_url`` has seen, by URL, so every
+tool that reads a devnet's status (``node_status``, tests, benchmarks) speaks
+HTTPS to a TLS devnet without passing contexts around."""
+
+
 def rpc_url(home: Path) -> str:
+    """The node's RPC URL (https when its config serves HTTPS; see ``rpc_ssl``)."""
     config = load_config(home)
-    return f"http://{config.rpc_host}:{config.rpc_port}"
+    if not config.rpc_https():
+        return f"http://{config.rpc_host}:{config.rpc_port}"
+    url = f"https://{config.rpc_host}:{config.rpc_port}"
+    if url not in _RPC_TLS:
+        _RPC_TLS[url] = _client_tls(home, config)
+    return url
+
+
+def _client_tls(home: Path, config: Any) -> ssl.SSLContext:
+    """Trust the node's certificate bundle; present the node's own certificate when
+    its RPC requires client certificates (a devnet operator's shortcut)."""
+    from node.config import config_path
+    from node.tls import client_context
+
+    ca = config.tls_ca_file if config.rpc_tls_cert_file is None else None
+    cert = config.tls_cert_file if config.rpc_client_ca_file is not None else None
+    return client_context(
+        config_path(home, ca) if ca else None,
+        config_path(home, cert) if cert else None,
+        config_path(home, config.tls_key_file) if cert else None,
+    )
+
+
+def rpc_ssl(url: str) -> ssl.SSLContext | None:
+    """The client TLS context for ``url`` (None for plain HTTP or an unknown node)."""
+    return _RPC_TLS.get(url.rstrip("/"))
 
 
 def start_node(home: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -60,7 +102,9 @@ def start_node(home: Path, extra_env: dict[str, str] | None = None) -> subproces
 def node_status(url: str, timeout_s: float = 2.0) -> dict[str, Any] | None:
     """The node's /v1/status, or None when it does not answer."""
     try:
-        with urllib.request.urlopen(url + "/v1/status", timeout=timeout_s) as answer:
+        with urllib.request.urlopen(
+            url + "/v1/status", timeout=timeout_s, context=rpc_ssl(url)
+        ) as answer:
             return json.loads(answer.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None

@@ -160,6 +160,10 @@ def genesis() -> None:
     "--hosts",
     help="h1,h2,...: node i on host i, for a lab of several machines (default all 127.0.0.1).",
 )
+@click.option(
+    "--tls", is_flag=True,
+    help="TLS 1.3 links and HTTPS RPC: a self-signed certificate per node, bundled.",
+)
 @json_option
 @friendly_errors
 def genesis_new(
@@ -170,6 +174,7 @@ def genesis_new(
     base_port: int,
     dev_keys: bool,
     hosts: str | None,
+    tls: bool,
     as_json: bool,
 ) -> None:
     """Create a fresh development network: genesis, validator homes and every key.
@@ -187,7 +192,7 @@ def genesis_new(
     from cli.netgen import new_network, parse_hosts
 
     host_list = parse_hosts(hosts) if hosts is not None else None
-    network = new_network(out, validators, chain_id, suite, base_port, dev_keys, host_list)
+    network = new_network(out, validators, chain_id, suite, base_port, dev_keys, host_list, tls=tls)
     data = {
         "root": str(network.root),
         "genesis": str(network.genesis_path),
@@ -361,6 +366,7 @@ def _register_subcommands() -> None:
     from cli.audit import audit
     from cli.genesiscmd import genesis_bureau, genesis_config, genesis_init, node_preflight
     from cli.querycmd import query
+    from cli.tlscmd import tls
     from cli.txcmd import tx
 
     for command in (genesis_bureau, genesis_init, genesis_config):
@@ -370,6 +376,7 @@ def _register_subcommands() -> None:
     main.add_command(tx)
     main.add_command(query)
     main.add_command(audit)
+    main.add_command(tls)
 
 
 _register_subcommands()

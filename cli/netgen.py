@@ -30,10 +30,10 @@ from chain.crypto import DEFAULT_SUITE, Signer, get_suite
 from chain.genesis import parse_genesis
 from cli.cards import CeremonyError, host_kind, normalize_host
 from cli.jiangxi import CITIES, DEV_NOTE, dev_signer, jiangxi_genesis
-from node.config import NodeConfig, PeerAddress, write_config
+from node.config import NodeConfig, PeerAddress, load_config, write_config
 from node.keys import write_key
 
-__all__ = ["Network", "free_base_port", "new_network", "parse_hosts"]
+__all__ = ["Network", "enable_tls", "free_base_port", "new_network", "parse_hosts"]
 
 RANDOM_KEYS_NOTE = (
     "Development genesis made by `skillchain genesis new`: its keys are random but were all "
@@ -62,6 +62,7 @@ def new_network(
     dev_keys: bool = False,
     hosts: list[str] | None = None,
     consensus: dict[str, int] | None = None,
+    tls: bool = False,
 ) -> Network:
     """Create ``validators`` homes under ``out``; see the module docstring.
 
@@ -123,7 +124,10 @@ def new_network(
             ),
         )
         homes.append(home)
-    urls = [f"http://{_url_host(host[c])}:{p2p[c] + 1}" for c in codes]
+    if tls:
+        enable_tls(root, homes, [host[c] for c in codes])
+    scheme = "https" if tls else "http"
+    urls = [f"{scheme}://{_url_host(host[c])}:{p2p[c] + 1}" for c in codes]
     return Network(root, homes, genesis_path, urls)
 
 
@@ -172,6 +176,31 @@ def _placement(
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def enable_tls(root: Path, homes: list[Path], hosts: list[str] | None = None) -> None:
+    """Give every home a self-signed certificate (``HOME/tls/``) and the bundle of all of
+    them as ``tls_ca_file``: links over TLS 1.3 bound to the validator keys, RPC over
+    HTTPS (``node/tls.py``). The bundle is also ``ROOT/tls-bundle.pem`` for clients."""
+    from node.tls import new_certificate
+
+    names = hosts or ["127.0.0.1"] * len(homes)  # the RPC's host in each certificate
+    certs = [
+        new_certificate(home / "tls", home.name, (*dict.fromkeys(("localhost", "127.0.0.1", h)),))
+        for home, h in zip(homes, names, strict=True)
+    ]
+    bundle = b"".join(c.cert.read_bytes() for c in certs)
+    (root / "tls-bundle.pem").write_bytes(bundle)
+    for home in homes:
+        (home / "tls" / "peers.pem").write_bytes(bundle)
+        config = load_config(home).model_copy(
+            update={
+                "tls_cert_file": "tls/node.crt",
+                "tls_key_file": "tls/node.key",
+                "tls_ca_file": "tls/peers.pem",
+            }
+        )
+        write_config(home, NodeConfig.model_validate(config.model_dump()))
 
 
 def free_base_port(count: int) -> int:

@@ -12,6 +12,7 @@ unique by its hash within its expiry window.
 from __future__ import annotations
 
 import secrets
+import ssl
 from typing import Any
 
 import aiohttp
@@ -58,16 +59,24 @@ class Client:
     """Async HTTP client for one node's ``/v1`` RPC."""
 
     def __init__(
-        self, url: str, session: aiohttp.ClientSession | None = None, timeout_s: float = 60
+        self,
+        url: str,
+        session: aiohttp.ClientSession | None = None,
+        timeout_s: float = 60,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``ssl_context`` for an HTTPS node whose certificate the system does not
+        trust, or that requires a client certificate (``node.tls.client_context``)."""
         self.url = url.rstrip("/")
         self._session = session
         self._own_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._ssl = ssl_context
 
     async def __aenter__(self) -> Client:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            connector = aiohttp.TCPConnector(ssl=self._ssl) if self._ssl is not None else None
+            self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

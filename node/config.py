@@ -18,11 +18,26 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from chain.errors import InputError
 
-__all__ = ["NodeConfig", "PeerAddress", "load_config", "write_config"]
+__all__ = [
+    "TLS_FILE_KEYS",
+    "ConfigError",
+    "NodeConfig",
+    "PeerAddress",
+    "config_path",
+    "load_config",
+    "write_config",
+]
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -76,6 +91,62 @@ class NodeConfig(BaseModel):
         return value
     mempool_max_txs: Annotated[int, Field(ge=100)] = 100_000
 
+    # -- TLS and link liveness (node/tls.py, node/links.py; node/README.md) --------
+    tls_cert_file: str | None = None
+    """PEM certificate of this node (links, and the RPC unless ``rpc_tls_cert_file``).
+    Setting it turns TLS 1.3 on: links then refuse plaintext. Relative to the home."""
+    tls_key_file: str | None = None
+    """PEM private key of ``tls_cert_file`` (unencrypted; keep it mode 0600)."""
+    tls_ca_file: str | None = None
+    """PEM bundle a peer's link certificate must chain to: a CA's certificate, or
+    every validator's self-signed certificate concatenated (``skillchain tls new``)."""
+    rpc_tls: bool = True
+    """With ``tls_cert_file`` set, serve the RPC over HTTPS; false leaves it plain
+    HTTP (behind a terminating proxy on the same host only)."""
+    rpc_tls_cert_file: str | None = None
+    """A separate RPC certificate (e.g. CA-issued for platforms); default ``tls_cert_file``."""
+    rpc_tls_key_file: str | None = None
+    rpc_client_ca_file: str | None = None
+    """When set, RPC clients must present a certificate chaining to this bundle."""
+    link_heartbeat_ms: Annotated[int, Field(ge=50, le=60_000)] = 1_000
+    """Each link sends a heartbeat (carrying our tip height) at least this often."""
+    link_silence_ms: Annotated[int, Field(ge=200, le=600_000)] = 3_000
+    """A link that heard nothing for this long is closed and redialled; also the
+    links' ``TCP_USER_TIMEOUT``. At least twice ``link_heartbeat_ms``."""
+
+    @model_validator(mode="after")
+    def _tls_keys_fit(self) -> NodeConfig:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together: set both or neither")
+        if self.tls_cert_file is not None and self.tls_ca_file is None:
+            raise ValueError(
+                "tls_ca_file is required with tls_cert_file: the bundle peers' link "
+                "certificates must chain to"
+            )
+        if self.tls_cert_file is None and self.tls_ca_file is not None:
+            raise ValueError("tls_ca_file is set but tls_cert_file is not: TLS stays off")
+        if (self.rpc_tls_cert_file is None) != (self.rpc_tls_key_file is None):
+            raise ValueError(
+                "rpc_tls_cert_file and rpc_tls_key_file go together: set both or neither"
+            )
+        rpc_https = self.rpc_tls_cert_file is not None or (
+            self.tls_cert_file is not None and self.rpc_tls
+        )
+        if self.rpc_client_ca_file is not None and not rpc_https:
+            raise ValueError(
+                "rpc_client_ca_file needs the RPC over HTTPS (tls_cert_file with rpc_tls, "
+                "or rpc_tls_cert_file)"
+            )
+        if self.link_silence_ms < 2 * self.link_heartbeat_ms:
+            raise ValueError("link_silence_ms must be at least twice link_heartbeat_ms")
+        return self
+
+    def rpc_https(self) -> bool:
+        """Whether the RPC is served over HTTPS."""
+        return self.rpc_tls_cert_file is not None or (
+            self.tls_cert_file is not None and self.rpc_tls
+        )
+
 
 class ConfigError(InputError):
     code = "bad_config"
@@ -85,7 +156,7 @@ def load_config(home: str | Path) -> NodeConfig:
     """Read and validate ``HOME/config.json``."""
     path = Path(home) / "config.json"
     try:
-        return NodeConfig.model_validate_json(path.read_bytes())
+        config = NodeConfig.model_validate_json(path.read_bytes())
     except OSError as exc:
         raise ConfigError(
             f"cannot read {path}: {exc.strerror}; create a home with `skillchain genesis new`"
@@ -95,9 +166,37 @@ def load_config(home: str | Path) -> NodeConfig:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None
+    _check_files(home, config)
+    return config
+
+
+TLS_FILE_KEYS = (
+    "tls_cert_file",
+    "tls_key_file",
+    "tls_ca_file",
+    "rpc_tls_cert_file",
+    "rpc_tls_key_file",
+    "rpc_client_ca_file",
+)
+
+
+def config_path(home: str | Path, value: str) -> Path:
+    """A path from config.json: relative paths are relative to the home."""
+    return Path(home) / Path(value).expanduser()
+
+
+def _check_files(home: str | Path, config: NodeConfig) -> None:
+    """Every configured TLS file exists (their contents are checked by node/tls.py)."""
+    for key in TLS_FILE_KEYS:
+        value = getattr(config, key)
+        if value is not None and not config_path(home, value).is_file():
+            raise ConfigError(
+                f"{Path(home) / 'config.json'}: {key}: {config_path(home, value)} is not a "
+                "file; create one with `skillchain tls new` or fix the path"
+            )
 
 
 def write_config(home: str | Path, config: NodeConfig) -> None:
     path = Path(home) / "config.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config.model_dump(mode="json"), indent=2) + "\n")
+    path.write_text(json.dumps(config.model_dump(mode="json", exclude_none=True), indent=2) + "\n")

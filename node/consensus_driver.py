@@ -23,9 +23,10 @@ txs pending. With none, the primary waits: an idle chain makes no block
 ``on_pending_work``), unless the chain's freshness interval
 (``DriverSettings.empty_block_interval_s``, genesis ``consensus``; default
 off) is set: then at most one empty block per interval, counted from the
-parent block's time. Every ``TIP_ANNOUNCE_S`` the driver tells its peers the
-height it has committed (link frame ``["h", height]``, never stored), so a
-replica that missed blocks while the chain was idle learns it is behind. A
+parent block's time. The links' heartbeats carry each peer's committed
+height (``LinkNetwork.peer_tips``, never stored); every ``TIP_CHECK_S`` the
+driver hands those ahead of us to the replica, so a replica that missed
+blocks while the chain was idle learns it is behind. A
 replica whose txs wait at view 0 for half a base timeout without a proposal
 re-sends them to its peers once per height (``DriverHost.regossip``): the
 primary may have missed their gossip, and on an idle chain no later height
@@ -135,8 +136,8 @@ __all__ = [
 log = logging.getLogger("skillchain.consensus")
 
 TICK_S = 0.01
-TIP_ANNOUNCE_S = 1.0
-"""How often peers hear our committed height (a few bytes per peer per second)."""
+TIP_CHECK_S = 1.0
+"""How often the peers' announced tips (link heartbeats) are compared with ours."""
 WAL_PRUNE_EVERY = 200
 WAL_PRUNE_BYTES = 64 * 1024 * 1024
 CONSENSUS_CONFIG = Config(base_timeout_ms=3_000, max_timeout_ms=30_000, catch_up_batch=64)
@@ -172,6 +173,7 @@ class LinkNetwork(Protocol):
     def send(self, peer: bytes, value: Value) -> None: ...
     def broadcast(self, value: Value) -> None: ...
     def connected(self) -> set[bytes]: ...
+    def peer_tips(self) -> dict[bytes, int]: ...
 
 
 class Journal(Protocol):
@@ -301,7 +303,7 @@ class ConsensusDriver:
         self._work = True  # what the replica was last told (``_tell_work``)
         self._work_since: tuple[int, float] | None = None  # (height, when txs began to wait)
         self._regossiped = 0  # the last height whose waiting txs we re-sent
-        self._tip_announced = float("-inf")
+        self._tips_checked = float("-inf")
         self._height_started = (0.0, 0.0)  # monotonic starts of the previous and this height
         self._previewed = (-1, -1)  # the last (height, view) a preview was acted on
         self._early_preview: tuple[bytes, Preview] | None = None  # one for the next height
@@ -350,11 +352,6 @@ class ConsensusDriver:
         kind, body = value
         if kind == "t":
             self.host.on_gossip(body)
-        elif kind == "h":
-            if type(body) is not int or not 0 <= body < 1 << 63:
-                self.host.faults.drop("link", "bad_tip", sender)
-                return
-            self._perform(self.replica.on_peer_tip(sender, body))
         elif kind == "p":
             try:
                 preview = Preview.from_wire(body)
@@ -422,9 +419,12 @@ class ConsensusDriver:
             if now >= due:
                 action, self._build = self._build, None
                 self._propose(action)
-        if now - self._tip_announced >= TIP_ANNOUNCE_S:
-            self._tip_announced = now
-            self.links.broadcast(["h", self.host.head_tip().height])
+        if now - self._tips_checked >= TIP_CHECK_S:
+            self._tips_checked = now
+            behind = self.replica.height
+            for peer, tip in sorted(self.links.peer_tips().items()):
+                if tip >= behind:  # the replica asks at most once per base timeout
+                    self._perform(self.replica.on_peer_tip(peer, tip))
 
     def _tell_work(self) -> None:
         """Tell the replica when txs start or stop waiting (or a fresh block is due)."""

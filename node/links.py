@@ -21,6 +21,37 @@ foreign chain or genesis, or a bad signature closes the connection with a
 REFUSED frame saying why. After the handshake every frame is
 ``4-byte big-endian length || canonical msgpack``, at most ``MAX_FRAME_BYTES``.
 
+**TLS** (``node/tls.py``; on when the node has ``tls_cert_file``): the dialer
+opens TLS 1.3 with its certificate, the listener upgrades each accepted
+connection with ``start_tls`` (so the budgets below apply before any TLS
+work) and requires a client certificate; both chain to ``tls_ca_file``. The
+handshake then runs inside TLS, and both transcripts gain
+``[sha256(dialer's certificate), sha256(listener's certificate)]`` as each
+side saw them (its own from its file, the other's from
+``getpeercert(binary_form=True)``). A relay that terminates TLS shows each
+end a different certificate, so neither signature verifies and the link is
+refused (``cert_not_bound``): the certificate is bound to the validator key
+on every connection, whoever issued it. With TLS configured, a plaintext or
+certificate-less peer fails the TLS handshake and is dropped
+(``tls_plaintext``, ``tls_bad_cert``, ``tls_old_version``,
+``tls_handshake``; charged to nobody, no key is proven yet). Plaintext
+transcripts are unchanged, so plaintext devnets speak link version 1 as before.
+
+**Heartbeats** (``heartbeat_s``, 1 s; ``silence_s``, 3 s): both ends of every
+link send ``["h", tip_height]`` at least every ``heartbeat_s`` — the dialer
+among its frames, the listener on the otherwise unused return direction.
+They are handled here, never passed to consensus, never stored; the last tip
+heard from each peer is ``peer_tips()``, and the runtime sets ours with
+``set_tip``. A link on which nothing arrived for ``silence_s`` (counted in
+watchdog ticks that actually ran, so a node whose own loop stalled on a big
+block does not cut its links) is closed (``silent``) and redialled; sockets
+also get ``TCP_USER_TIMEOUT`` = ``silence_s`` (Linux), so unacknowledged data
+fails the connection instead of waiting out TCP's retransmission back-off.
+A TCP connect gives up after two heartbeats and the next starts at most a
+heartbeat later, so a healed partition costs about a second. Heartbeats are frames like
+any other: they count against the read budget (``READ_FRAMES_PER_S``), and a
+malformed one is garbage.
+
 Sending never blocks consensus: each peer has a queue bounded in bytes; when
 a peer is down or slow its queue fills and new frames for it are dropped.
 Consensus tolerates loss — it retransmits on timers and catches up.
@@ -93,6 +124,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
+import ssl
 import struct
 import time
 from collections import Counter, deque
@@ -103,6 +136,7 @@ from chain.codec import Value, decode, encode
 from chain.crypto import CryptoSuite, Signer
 from chain.errors import DecodeError
 from node.faults import Faults
+from node.tls import LinkTls, fingerprint, tls_fault_kind
 
 __all__ = [
     "MAX_FRAME_BYTES",
@@ -140,6 +174,13 @@ requests: ~32,000 a second were decoded and dropped) is read no faster, and
 TCP pushes back on it alone. A pause is counted once (``frame_rate``)."""
 BACKOFF_MIN_S = 0.05
 BACKOFF_MAX_S = 3.0
+HEARTBEAT_S = 1.0
+SILENCE_S = 3.0
+HEARTBEAT = "h"
+MAX_TIP = 2**63 - 1
+BEAT_BUFFER_BYTES = 64 * 1024
+"""A listener sends no heartbeat while this much is unsent to a dialer that does
+not read them (it will find the link silent and redial on its own)."""
 _LEN = struct.Struct(">I")
 
 
@@ -153,6 +194,10 @@ class LinkRefused(Exception):
 
 class SlowReader(Exception):
     """The peer did not take what we wrote within the drain deadline."""
+
+
+class GarbageBack(Exception):
+    """The listener sent something other than heartbeats on our outbound link."""
 
 
 async def read_frame(reader: asyncio.StreamReader, max_bytes: int = MAX_FRAME_BYTES) -> Value:
@@ -228,8 +273,17 @@ class _SendQueue:
         return frame
 
     async def wait(self) -> None:
-        """Until there is a frame to send."""
+        """Until there is a frame to send (or ``kick`` was called)."""
         await self._ready.wait()
+
+    def kick(self) -> None:
+        """Wake ``wait`` with no frame (time for a heartbeat)."""
+        self._ready.set()
+
+    def settle(self) -> None:
+        """Undo a ``kick`` once it has been answered."""
+        if not self._frames:
+            self._ready.clear()
 
 
 @dataclass
@@ -246,6 +300,31 @@ class _Peer:
     offences: int = 0
     last_offence: float = float("-inf")
     penalised_until: float = float("-inf")
+    tip: int | None = None
+    """The tip height in the peer's last heartbeat (never stored)."""
+    out_live: _Liveness | None = None
+
+
+@dataclass
+class _Liveness:
+    """Whether a link was heard since the watchdog's last tick, and ticks missed since."""
+
+    writer: asyncio.StreamWriter
+    heard: bool = True
+    misses: int = 0
+
+
+class _NotReadingYet(asyncio.StreamReaderProtocol):
+    """An accepted stream that reads nothing until ``_accept`` resumes it or starts TLS.
+
+    With ``asyncio.start_server`` the first bytes (a TLS ClientHello) could be
+    read into the stream's buffer before ``start_tls`` ran, and TLS then never
+    saw them (the handshake hung until its timeout).
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.pause_reading()  # type: ignore[attr-defined]
+        super().connection_made(transport)
 
 
 class _AddressBudget:
@@ -295,8 +374,44 @@ class _LimitedLog:
         log.warning(message + suffix, *args)
 
 
-def _transcript(role: str, nonce_d: bytes, nonce_l: bytes, dialer: bytes, listener: bytes) -> bytes:
-    return encode([role, nonce_d, nonce_l, dialer, listener])
+def _transcript(
+    role: str,
+    nonce_d: bytes,
+    nonce_l: bytes,
+    dialer: bytes,
+    listener: bytes,
+    certs: tuple[bytes, bytes] | None = None,
+) -> bytes:
+    """What a handshake signature covers; over TLS also both certificates' SHA-256."""
+    fields: list[Value] = [role, nonce_d, nonce_l, dialer, listener]
+    if certs is not None:
+        fields += list(certs)
+    return encode(fields)
+
+
+def _peer_fingerprint(writer: asyncio.StreamWriter) -> bytes:
+    """SHA-256 of the certificate the other end presented on this TLS connection."""
+    ssl_object = writer.get_extra_info("ssl_object")
+    return fingerprint(ssl_object.getpeercert(binary_form=True) if ssl_object else None)
+
+
+def _set_user_timeout(writer: asyncio.StreamWriter, timeout_s: float) -> None:
+    """``TCP_USER_TIMEOUT`` (Linux): unacknowledged data fails the connection fast."""
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    sock = writer.get_extra_info("socket")
+    if option is None or sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, option, int(timeout_s * 1000))
+
+
+def _heartbeat_tip(value: Value) -> int | None:
+    """The tip of a heartbeat frame; None for any other frame; DecodeError if malformed."""
+    if not (type(value) is list and value and value[0] == HEARTBEAT):
+        return None
+    if len(value) != 2 or type(value[1]) is not int or not 0 <= value[1] <= MAX_TIP:
+        raise DecodeError("malformed heartbeat frame")
+    return value[1]
 
 
 def _address(writer: asyncio.StreamWriter) -> str:
@@ -324,6 +439,9 @@ class PeerNetwork:
         read_frames_per_s: float = READ_FRAMES_PER_S,
         read_frame_burst: float = READ_FRAME_BURST,
         clock: Callable[[], float] = time.monotonic,
+        tls: LinkTls | None = None,
+        heartbeat_s: float = HEARTBEAT_S,
+        silence_s: float = SILENCE_S,
     ) -> None:
         self._suite = suite
         self._signer = signer
@@ -352,6 +470,15 @@ class PeerNetwork:
         self._inbound: set[asyncio.StreamWriter] = set()
         self._log = _LimitedLog(clock)
         self.stats = LinkStats()
+        self._tls = tls
+        self._heartbeat_s = heartbeat_s
+        self._silence_s = silence_s
+        self._tick_s = heartbeat_s / 2
+        self._connect_timeout_s = max(1.5, min(silence_s, 2 * heartbeat_s))
+        self._silent_ticks = max(2, round(silence_s / self._tick_s))
+        self._inbound_live: dict[asyncio.StreamWriter, _Liveness] = {}
+        self._accepting: set[asyncio.Task[None]] = set()
+        self._tip = 0
 
     def _new_peer(self) -> _Peer:
         return _Peer(_SendQueue(self._queue_bytes))
@@ -366,15 +493,23 @@ class PeerNetwork:
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._accept, host, port, limit=2**16)
+        def accepted() -> asyncio.StreamReaderProtocol:
+            return _NotReadingYet(asyncio.StreamReader(limit=2**16), self._accept)
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(accepted, host, port)
         for key, address in self._peers.items():
             self._tasks.append(asyncio.create_task(self._dial_forever(key, address)))
+        self._tasks.append(asyncio.create_task(self._watch_silence()))
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
         for writer in list(self._inbound):  # Server.close() leaves accepted streams open
-            writer.close()
+            writer.transport.abort()  # not close(): TLS would wait for its close_notify
+        accepting = [t for t in self._accepting if not t.done()]
+        if accepting:  # let them end on the aborted streams rather than be cancelled
+            await asyncio.wait(accepting, timeout=1.0)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -383,6 +518,55 @@ class PeerNetwork:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
+
+    # -- tips and liveness ----------------------------------------------------------
+
+    def set_tip(self, height: int) -> None:
+        """The tip height our heartbeats announce from now on."""
+        self._tip = max(0, min(MAX_TIP, height))
+
+    def peer_tips(self) -> dict[bytes, int]:
+        """The tip height each peer announced in its latest heartbeat (either direction)."""
+        return {key: state.tip for key, state in self._state.items() if state.tip is not None}
+
+    def _heartbeat_frame(self) -> bytes:
+        body = encode([HEARTBEAT, self._tip])
+        return _LEN.pack(len(body)) + body
+
+    async def _watch_silence(self) -> None:
+        """Close links nothing arrived on for ``silence_s`` of ticks that ran (docstring)."""
+        while True:
+            await asyncio.sleep(self._tick_s)
+            for key, state in self._state.items():
+                if state.out_live is not None and self._missed(state.out_live):
+                    self._cut_silent(state.out_live, key, "to")
+            for live in list(self._inbound_live.values()):
+                if self._missed(live):
+                    self._cut_silent(live, None, "from")
+
+    def _missed(self, live: _Liveness) -> bool:
+        if live.heard:
+            live.heard, live.misses = False, 0
+            return False
+        live.misses += 1
+        return live.misses >= self._silent_ticks
+
+    def _cut_silent(self, live: _Liveness, key: bytes | None, direction: str) -> None:
+        live.misses = 0
+        self.faults.drop("link", "silent")  # a partition is nobody's fault: charge nobody
+        peer = key.hex()[:12] if key else _address(live.writer)
+        self._log.warning(
+            "silent", "link %s %s silent for %.1f s: closed, redialling",
+            direction, peer, self._silence_s,
+        )
+        live.writer.transport.abort()
+
+    async def _beat_back(self, writer: asyncio.StreamWriter) -> None:
+        """Heartbeats on an accepted link's return direction (unused otherwise)."""
+        while True:
+            if writer.transport.get_write_buffer_size() < BEAT_BUFFER_BYTES:
+                writer.write(self._heartbeat_frame())
+            await asyncio.sleep(self._heartbeat_s)
 
     # -- what status and /metrics read -------------------------------------------
 
@@ -452,14 +636,41 @@ class PeerNetwork:
         """Peers we can currently send to."""
         return set(self.stats.connected_out)
 
+    async def _connect(
+        self, address: tuple[str, int]
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """TCP to ``address`` within two heartbeats (a lost SYN is resent after 1 s; the
+        next attempt starts at most a heartbeat later: a healed partition costs about a
+        second), then TLS when configured, within ``HANDSHAKE_TIMEOUT_S``."""
+        host, port = address
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, limit=2**16), self._connect_timeout_s
+        )
+        _set_user_timeout(writer, self._silence_s)
+        if self._tls is not None:
+            try:
+                await self._start_tls(writer, self._tls.client)
+            except BaseException:
+                writer.transport.abort()
+                raise
+        return reader, writer
+
     async def _dial_forever(self, peer: bytes, address: tuple[str, int]) -> None:
         backoff = BACKOFF_MIN_S
         state = self._state[peer]
         while True:
             try:
-                reader, writer = await asyncio.open_connection(*address, limit=2**16)
-            except OSError:
+                reader, writer = await self._connect(address)
+            except ssl.SSLError as exc:  # before OSError, its base: the TLS handshake failed
+                kind = tls_fault_kind(exc)
+                self.faults.drop("link", kind)  # no key proven yet: charge nobody
+                self._log.warning(kind, "TLS to %s failed: %s", peer.hex()[:12], exc)
                 await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                continue
+            except (OSError, TimeoutError):
+                # down or cut off: retry soon, so a healed partition costs about a second
+                await asyncio.sleep(min(backoff, self._heartbeat_s))
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
             try:
@@ -468,12 +679,15 @@ class PeerNetwork:
                 )
                 backoff = BACKOFF_MIN_S
                 state.writer = writer
+                state.out_live = _Liveness(writer)
                 self.stats.connected_out.add(peer)
-                await self._pump_until_closed(reader, writer, state)
+                await self._pump_until_closed(reader, writer, peer, state)
             except SlowReader as exc:
                 state.slow_reader += 1
                 self.faults.drop("link", "slow_reader", peer)
                 self._log.warning("slow_reader", "link to %s cut off: %s", peer.hex()[:12], exc)
+                backoff = BACKOFF_MAX_S
+            except GarbageBack:  # counted where read; redial slowly, not at its rate
                 backoff = BACKOFF_MAX_S
             except DecodeError as exc:  # a malformed CHALLENGE: not yet proven to be the peer
                 self.faults.drop("link", "bad_handshake")
@@ -482,46 +696,105 @@ class PeerNetwork:
                 log.debug("link to %s lost: %s", peer.hex()[:12], exc)
             except LinkRefused as exc:
                 self.stats.refused += 1
+                if exc.kind != "refused":  # e.g. cert_not_bound: a relay in between
+                    self.faults.drop("link", exc.kind)
                 self._log.warning("refused_out", "link to %s refused: %s", peer.hex()[:12], exc)
             finally:
                 state.writer = None
+                state.out_live = None
                 self.stats.connected_out.discard(peer)
                 writer.close()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 
     async def _pump_until_closed(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: _Peer
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: bytes,
+        state: _Peer,
     ) -> None:
-        # The listener never writes after the handshake, so any read completing
-        # means the connection is gone; without this watch an idle link would
-        # look alive until the next send.
+        # The listener writes only heartbeats after the handshake; reading them
+        # also finds a closed connection at once rather than at the next send.
         pump = asyncio.create_task(self._pump(writer, state))
-        closed = asyncio.create_task(reader.read(1))
+        closed = asyncio.create_task(self._read_heartbeats(reader, peer, state))
         try:
             done, _ = await asyncio.wait({pump, closed}, return_when=asyncio.FIRST_COMPLETED)
-            if pump in done:
-                pump.result()
+            for task in done:
+                task.result()
         finally:
             for task in (pump, closed):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
+    async def _read_heartbeats(
+        self, reader: asyncio.StreamReader, peer: bytes, state: _Peer
+    ) -> None:
+        """The listener's heartbeats on our outbound link, within the read budget."""
+        rate, burst = self._read_rate
+        tokens, last = burst, self._clock()
+        try:
+            while True:
+                tip = _heartbeat_tip(await read_frame(reader, 64))
+                if tip is None:
+                    raise DecodeError("a listener sent a frame other than a heartbeat")
+                state.tip = tip
+                if state.out_live is not None:
+                    state.out_live.heard = True
+                now = self._clock()
+                tokens = min(burst, tokens + (now - last) * rate) - 1
+                last = now
+                if tokens < 0:
+                    self.faults.drop("link", "frame_rate", peer)
+                    await asyncio.sleep(-tokens / rate)
+        except DecodeError as exc:
+            state.garbage += 1
+            self.stats.garbage += 1
+            self.faults.drop("link", "garbage_frame", peer)
+            self._log.warning("garbage_beat", "link to %s: %s", peer.hex()[:12], exc)
+            raise GarbageBack(str(exc)) from None
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+
     async def _pump(self, writer: asyncio.StreamWriter, state: _Peer) -> None:
+        """Write queued frames in batches, and a heartbeat at least every ``heartbeat_s``."""
         queue = state.queue
-        while True:
-            await queue.wait()
-            written = 0
-            while len(queue) and (
-                written == 0 or writer.transport.get_write_buffer_size() < WRITE_BATCH_BYTES
-            ):
-                frame = queue.pop()
-                writer.write(frame)
-                written += len(frame)
-                state.sent += 1
-                self.stats.frames_out += 1
-            await self._drain(writer, written)
+        loop = asyncio.get_running_loop()
+        next_beat = loop.time()
+        timer = None
+        try:
+            while True:
+                if not len(queue) and loop.time() < next_beat:
+                    timer = loop.call_at(next_beat, queue.kick)
+                    await queue.wait()
+                    timer.cancel()
+                written = 0
+                if loop.time() >= next_beat:
+                    beat = self._heartbeat_frame()
+                    writer.write(beat)
+                    written += len(beat)
+                    next_beat = loop.time() + self._heartbeat_s
+                    queue.settle()
+                written += self._write_batch(writer, state)
+                await self._drain(writer, written)
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _write_batch(self, writer: asyncio.StreamWriter, state: _Peer) -> int:
+        """Move queued frames to the transport, up to about ``WRITE_BATCH_BYTES``."""
+        queue = state.queue
+        written = 0
+        while len(queue) and (
+            written == 0 or writer.transport.get_write_buffer_size() < WRITE_BATCH_BYTES
+        ):
+            frame = queue.pop()
+            writer.write(frame)
+            written += len(frame)
+            state.sent += 1
+            self.stats.frames_out += 1
+        return written
 
     async def _drain(self, writer: asyncio.StreamWriter, written: int) -> None:
         """Wait for the peer to take what we wrote; ``SlowReader`` past the deadline."""
@@ -547,11 +820,13 @@ class PeerNetwork:
         listener, nonce_l, sig_l = answer
         if listener != peer or not isinstance(nonce_l, bytes) or len(nonce_l) != 32:
             raise LinkRefused("the listener is not the validator we dialled")
-        payload = _transcript("listener", nonce_d, nonce_l, me, listener)
+        certs = None if self._tls is None else (self._tls.own_fingerprint,
+                                                 _peer_fingerprint(writer))
+        payload = _transcript("listener", nonce_d, nonce_l, me, listener, certs)
         if not self._verify(listener, payload, sig_l):
-            raise LinkRefused("the listener's handshake signature does not verify")
+            raise self._bad_signature("listener")
         proof = self._signer.sign(
-            TAG_LINK, self._chain_id, _transcript("dialer", nonce_d, nonce_l, me, listener)
+            TAG_LINK, self._chain_id, _transcript("dialer", nonce_d, nonce_l, me, listener, certs)
         )
         write_frame(writer, [proof])
         await writer.drain()
@@ -559,6 +834,10 @@ class PeerNetwork:
     # -- receiving ---------------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._accepting.add(task)
+            task.add_done_callback(self._accepting.discard)
         address = _address(writer)
         refusal = "conn_cap" if len(self._inbound) >= self._max_inbound else None
         refusal = refusal or self._pending_for(address).acquire(address)
@@ -568,13 +847,15 @@ class PeerNetwork:
             writer.close()
             return
         self._inbound.add(writer)
+        _set_user_timeout(writer, self._silence_s)
         try:
             peer = await self._handshake_inbound(reader, writer, address)
             if peer is not None:
                 await self._receive(reader, writer, peer)
         finally:
             self._inbound.discard(writer)
-            writer.close()
+            with contextlib.suppress(AttributeError):  # see ``_start_tls``
+                writer.close()
 
     def _pending_for(self, address: str) -> _AddressBudget:
         """Validators' configured hosts have their own slots: others cannot take them."""
@@ -601,6 +882,10 @@ class PeerNetwork:
             self._log.warning("bad_handshake", "bad link handshake from %s: %s", address, exc)
         except TimeoutError:
             self.faults.drop("link", "handshake_timeout")
+        except ssl.SSLError as exc:  # before OSError, its base
+            kind = tls_fault_kind(exc)
+            self.faults.drop("link", kind)
+            self._log.warning(kind, "TLS from %s failed: %s", address, exc)
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -616,13 +901,20 @@ class PeerNetwork:
             older.close()
         state.inbound = [writer]
         self.stats.connected_in.add(peer)
+        live = self._inbound_live[writer] = _Liveness(writer)
+        beats = asyncio.create_task(self._beat_back(writer))
         rate, burst = self._read_rate
         tokens, last = burst, self._clock()
         try:
             while True:
                 value = await read_frame(reader)
+                live.heard = True
                 self.stats.frames_in += 1
-                self._on_frame(peer, value)
+                tip = _heartbeat_tip(value)
+                if tip is None:
+                    self._on_frame(peer, value)
+                else:
+                    state.tip = tip
                 now = self._clock()
                 tokens = min(burst, tokens + (now - last) * rate) - 1
                 last = now
@@ -643,6 +935,8 @@ class PeerNetwork:
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
+            beats.cancel()
+            self._inbound_live.pop(writer, None)
             if writer in state.inbound:
                 state.inbound.remove(writer)
             if not state.inbound:
@@ -663,6 +957,12 @@ class PeerNetwork:
     async def _accept_handshake(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> bytes:
+        certs = None
+        if self._tls is None:
+            writer.transport.resume_reading()  # paused since accept (``_NotReadingYet``)
+        else:  # plaintext from here on is an SSLError: dropped, counted
+            await self._start_tls(writer, self._tls.server)
+            certs = (_peer_fingerprint(writer), self._tls.own_fingerprint)
         hello = await read_frame(reader, 4096)
         if not (isinstance(hello, list) and len(hello) == 5):
             raise DecodeError("malformed HELLO frame")
@@ -678,16 +978,29 @@ class PeerNetwork:
         self._refuse_if_penalised(dialer)
         me, nonce_l = self._signer.public_key, os.urandom(32)
         sig_l = self._signer.sign(
-            TAG_LINK, self._chain_id, _transcript("listener", nonce_d, nonce_l, dialer, me)
+            TAG_LINK, self._chain_id, _transcript("listener", nonce_d, nonce_l, dialer, me, certs)
         )
         write_frame(writer, [me, nonce_l, sig_l])
         await writer.drain()
         proof = await read_frame(reader, 4096)
         if not (isinstance(proof, list) and len(proof) == 1 and isinstance(proof[0], bytes)):
             raise DecodeError("malformed PROOF frame")
-        if not self._verify(dialer, _transcript("dialer", nonce_d, nonce_l, dialer, me), proof[0]):
-            raise LinkRefused("the dialer's handshake signature does not verify")
+        payload = _transcript("dialer", nonce_d, nonce_l, dialer, me, certs)
+        if not self._verify(dialer, payload, proof[0]):
+            raise self._bad_signature("dialer")
         return dialer
+
+    async def _start_tls(self, writer: asyncio.StreamWriter, context: ssl.SSLContext) -> None:
+        """Upgrade a connection (accepted: server side; dialled: client side). A
+        connection lost right after the TLS handshake makes Python 3.11's
+        ``start_tls`` fail with AttributeError (its new transport is None): that is
+        a lost connection."""
+        raw = writer.transport
+        try:
+            await writer.start_tls(context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
+        except AttributeError:
+            raw.abort()
+            raise ConnectionResetError("connection lost during the TLS handshake") from None
 
     def _refuse_if_penalised(self, dialer: bytes) -> None:
         """Before any signature work: a key serving a garbage penalty is refused."""
@@ -699,6 +1012,15 @@ class PeerNetwork:
             raise LinkRefused(
                 f"penalised for sending garbage; retry in {remaining:.1f} s", "penalised"
             )
+
+    def _bad_signature(self, role: str) -> LinkRefused:
+        if self._tls is None:
+            return LinkRefused(f"the {role}'s handshake signature does not verify")
+        return LinkRefused(
+            f"the {role}'s handshake signature does not cover the TLS certificates of this "
+            "connection: a relay in between, or a certificate not bound to its key",
+            "cert_not_bound",
+        )
 
     def _verify(self, key: bytes, payload: bytes, signature: object) -> bool:
         if not isinstance(key, bytes) or not isinstance(signature, bytes):

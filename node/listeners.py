@@ -35,6 +35,12 @@ The pieces, each usable alone:
   connections from several addresses cannot lock an honest client out, the
   flooders cannot churn each other out, and a connection that is doing work
   is never evicted for a newcomer.
+* ``guarded(..., tls=context)`` — the same with TLS: the connection is
+  admitted (and its first-byte timer started) *before* the TLS handshake,
+  so pending handshakes are within the budget like any connection; the
+  inner protocol is made once TLS is up and sees only plaintext. A failed
+  handshake is counted as ``(source, tls_*)`` (``node.tls.tls_fault_kind``:
+  plaintext, a missing or foreign client certificate, an old TLS version).
 * ``accepts_per_wakeup(total)`` — the ``backlog`` for ``loop.create_server``:
   asyncio accepts that many connections per wake-up before any reaches the
   budget, so the burst must fit in the spare descriptors too.
@@ -51,12 +57,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import ssl
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection
 from typing import Any
 
 from node.faults import Faults
+from node.tls import tls_fault_kind
 
 __all__ = [
     "ACCEPT_LOG_INTERVAL_S",
@@ -220,12 +228,14 @@ def guarded(
     factory: Callable[[], asyncio.BaseProtocol],
     budget: ConnectionBudget,
     first_byte_timeout_s: float | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> Callable[[], asyncio.Protocol]:
     """A protocol factory serving ``factory``'s protocols within ``budget``.
 
-    See the module docstring; pass the result to ``loop.create_server``.
+    See the module docstring; pass the result to ``loop.create_server``
+    (without its ``ssl``: ``tls`` here keeps the handshake inside the budget).
     """
-    return lambda: _Guard(factory, budget, first_byte_timeout_s)
+    return lambda: _Guard(factory, budget, first_byte_timeout_s, tls)
 
 
 class _Guard(asyncio.Protocol):
@@ -236,12 +246,16 @@ class _Guard(asyncio.Protocol):
         factory: Callable[[], asyncio.BaseProtocol],
         budget: ConnectionBudget,
         first_byte_timeout_s: float | None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._factory, self._budget, self._timeout_s = factory, budget, first_byte_timeout_s
+        self._tls = tls
         self._inner: Any = None
         self._transport: asyncio.BaseTransport | None = None
         self._address: str | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._early: list[bytes] | None = None
+        """Plaintext TLS delivered before ``start_tls`` returned (fed to the inner protocol)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
@@ -254,8 +268,37 @@ class _Guard(asyncio.Protocol):
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self._timeout_s, self.close, "conn_first_byte_timeout")
             self._budget._hold_silent(self, address)
+        if self._tls is not None:
+            transport.pause_reading()  # type: ignore[attr-defined]  # no byte before TLS sees it
+            self._early = []
+            asyncio.get_running_loop().create_task(self._start_tls(transport, self._tls))
+            return
         self._inner = self._factory()
         self._inner.connection_made(transport)
+
+    async def _start_tls(self, raw: asyncio.BaseTransport, context: ssl.SSLContext) -> None:
+        """The TLS handshake, within the first-byte timeout; then the inner protocol."""
+        loop = asyncio.get_running_loop()
+        try:
+            wrapped = await loop.start_tls(
+                raw, self, context, server_side=True,  # type: ignore[arg-type]
+                ssl_handshake_timeout=self._timeout_s,
+            )
+        except ssl.SSLError as exc:
+            self.close(tls_fault_kind(exc))
+            return
+        except (OSError, TimeoutError, asyncio.CancelledError):
+            self.close("tls_handshake")
+            return
+        if wrapped is None or self._address is None:  # lost meanwhile (Python 3.11)
+            self.close("tls_handshake")
+            return
+        self._transport = wrapped
+        self._inner = self._factory()
+        self._inner.connection_made(wrapped)
+        early, self._early = self._early or [], None
+        for data in early:
+            self._inner.data_received(data)
 
     def close(self, kind: str) -> None:
         """Abort the connection now, counting ``kind``, and give back its place."""
@@ -279,6 +322,8 @@ class _Guard(asyncio.Protocol):
             self._spoke()
         if self._inner is not None:
             self._inner.data_received(data)
+        elif self._early is not None and sum(map(len, self._early)) < 1 << 20:
+            self._early.append(data)
 
     def eof_received(self) -> bool | None:
         return self._inner.eof_received() if self._inner is not None else None

@@ -69,6 +69,7 @@ import json
 import logging
 import re
 import socket
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
@@ -191,6 +192,9 @@ class RpcSettings:
     trusted_proxies: tuple[str, ...] = ()
     max_connections: int = 4_096
     max_connections_per_address: int = 256
+    ssl_context: ssl.SSLContext | None = None
+    """HTTPS when set (``node.tls.rpc_context``); the handshake runs inside the
+    connection budget (``node.listeners.guarded``)."""
 
     @classmethod
     def from_config(cls, config: Any, allowance: int) -> RpcSettings:
@@ -668,17 +672,22 @@ def build_app(node: NodeApi, settings: RpcSettings | None = None) -> web.Applica
 class _BudgetedSite(web.BaseSite):
     """A TCP site whose connections go through a ``node.listeners.ConnectionBudget``."""
 
-    __slots__ = ("_host", "_port", "_budget")
+    __slots__ = ("_host", "_port", "_budget", "_tls")
 
     def __init__(
-        self, runner: web.BaseRunner, host: str, port: int, budget: ConnectionBudget
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        budget: ConnectionBudget,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(runner)
-        self._host, self._port, self._budget = host, port, budget
+        self._host, self._port, self._budget, self._tls = host, port, budget, tls
 
     @property
     def name(self) -> str:
-        return f"http://{self._host}:{self._port}"
+        return f"{'https' if self._tls else 'http'}://{self._host}:{self._port}"
 
     async def start(self) -> None:
         await super().start()
@@ -691,7 +700,7 @@ class _BudgetedSite(web.BaseSite):
         # reaches the budget, so that number must fit in the descriptors left over;
         # the kernel's queue is then set back to LISTEN_BACKLOG.
         self._server = await loop.create_server(
-            guarded(server, self._budget, FIRST_BYTE_S),
+            guarded(server, self._budget, FIRST_BYTE_S, self._tls),
             sock=sock,
             backlog=accepts_per_wakeup(self._budget.total),
         )
@@ -712,10 +721,11 @@ async def start_rpc(node: NodeApi, settings: RpcSettings) -> web.AppRunner:
     budget = ConnectionBudget(
         settings.max_connections, settings.max_connections_per_address, faults, "rpc", exempt
     )
-    await _BudgetedSite(runner, settings.host, settings.port, budget).start()
+    site = _BudgetedSite(runner, settings.host, settings.port, budget, settings.ssl_context)
+    await site.start()
     log.info(
-        "rpc on %s:%d: at most %d connections, %d per address",
-        settings.host, settings.port, budget.total, budget.per_address,
+        "rpc on %s: at most %d connections, %d per address",
+        site.name, budget.total, budget.per_address,
     )
     return runner
 

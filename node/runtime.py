@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import signal
@@ -54,6 +55,7 @@ from node.mempool import Admission, ContractAdmission, Mempool, MempoolLimits
 from node.metrics import Metrics
 from node.queries import run_query
 from node.rpc import RpcSettings, start_rpc
+from node.tls import link_tls, rpc_context
 from storage.store import Store, TxLocation
 from storage.wal import WriteAheadLog
 
@@ -94,6 +96,8 @@ class Node:
         self.suite = self.genesis.suite
         self.chain_id = self.genesis.chain_id
         self.signer = load_key(self.home / "validator.key", self.genesis.crypto_suite)
+        self.link_tls = link_tls(self.home, self.config)  # bad files: bad_config, at start
+        self.rpc_tls = rpc_context(self.home, self.config)
         self.store = Store.open(self.home / "data", self.suite, self.chain_id, self.genesis_hash)
         self.executor = Executor(self.store, self.genesis, self.genesis_hash)
         self.counters = Metrics()
@@ -142,11 +146,13 @@ class Node:
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
+        self.links.set_tip(self.store.head.height)
         await self.links.start(self.config.p2p_host, self.config.p2p_port)
         self.consensus.start()
         self._tasks.append(asyncio.create_task(self._tick_loop()))
+        rpc_settings = RpcSettings.from_config(self.config, connection_allowance())
         self._runner = await start_rpc(
-            self, RpcSettings.from_config(self.config, connection_allowance())
+            self, dataclasses.replace(rpc_settings, ssl_context=self.rpc_tls)
         )
         self._tasks.append(asyncio.create_task(self._gossip_loop()))
         self._tasks.append(asyncio.create_task(self._admit_loop()))
@@ -283,6 +289,9 @@ class Node:
             lambda key: key in self.executor.validator_set(),
             on_frame,
             self.faults,
+            tls=self.link_tls,
+            heartbeat_s=self.config.link_heartbeat_ms / 1000,
+            silence_s=self.config.link_silence_ms / 1000,
         )
         return self.links
 
@@ -355,6 +364,7 @@ class Node:
                 if not waiter.done():
                     waiter.set_result(TxLocation(height, index))
         self.counters.height = height
+        self.links.set_tip(height)  # announced in link heartbeats (``peer_tips``)
         if height % 100 == 0:  # forget admissions of txs that expired unseen (bounded memory)
             self._admitted_at = {d: t for d, t in self._admitted_at.items() if d in self.mempool}
         self._publish(block, receipts, hashes)

@@ -139,6 +139,13 @@ DEFAULT_EVIDENCE_CAP = 1_024
 # -- the peer ------------------------------------------------------------------------
 
 
+
+async def _heartbeats(writer: asyncio.StreamWriter) -> None:
+    """``["h", 0]`` every second on a link, as ``node.links`` expects of a live peer."""
+    while not writer.is_closing():
+        write_frame(writer, ["h", 0])
+        await asyncio.sleep(1.0)
+
 class ByzPeer:
     """One Byzantine validator on real links; see the module docstring."""
 
@@ -228,6 +235,7 @@ class ByzPeer:
             if dialer is None:
                 return
             self.stats["links_in"] += 1
+            self._spawn(_heartbeats(writer))  # or honest dialers find the link silent
             if self.behaviour == "amplify" and dialer in self.victims:
                 writer.transport.pause_reading()  # never a byte more: its answers pile up
                 self._held.append(writer)
@@ -277,7 +285,9 @@ class ByzPeer:
                 self._out[key] = writer
                 self.stats["links_out"] += 1
                 self._on_link_up(key)
-                await reader.read(1)  # the listener never writes: a read ending means closed
+                self._spawn(_heartbeats(writer))
+                while await reader.read(65536):  # the listener writes only heartbeats
+                    pass
             except (DecodeError, OSError, asyncio.IncompleteReadError, TimeoutError):
                 pass
             finally:

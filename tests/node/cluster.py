@@ -70,12 +70,13 @@ def make_cluster(
     config_overrides: dict | None = None,
     suite: str = "ed25519-sha256",
     consensus: dict[str, int] | None = None,
+    tls: bool = False,
 ) -> Cluster:
     """``validators`` nodes started and ready; ``consensus`` sets genesis timing (e.g.
     ``{"empty_block_interval_s": 1}`` where a test watches heights grow with no txs)."""
     base = free_base_port(validators)
     network = new_network(tmp / "net", validators, suite_name=suite, base_port=base,
-                          consensus=consensus)
+                          consensus=consensus, tls=tls)
     for home in network.homes:
         path = home / "config.json"
         config = json.loads(path.read_text())

@@ -273,6 +273,11 @@ class SimLinks:
     def connected(self) -> set[bytes]:
         return {n.key for n in self.sim.nodes if n.index != self.index}
 
+    def peer_tips(self) -> dict[bytes, int]:
+        """What heartbeats would have told us: each running peer's committed height."""
+        return {n.key: n.app.height for n in self.sim.nodes
+                if n.index != self.index and n.driver is not None}
+
 
 @dataclass
 class ShellOptions:
