@@ -194,12 +194,17 @@ class ConsensusParams(_Strict):
     one height); an idle chain makes no blocks, unless
     ``empty_block_interval_s`` (0: off) asks for at most one empty block per
     that many seconds, for networks that want the head's time to stay fresh.
+    ``leader_window_heights`` (24: two rounds of 12 bureaus) sets how long a
+    bureau whose turn failed is passed over.
     """
 
     base_timeout_ms: Annotated[int, Field(ge=100, le=600_000, strict=True)] = 3_000
     max_timeout_ms: Annotated[int, Field(ge=100, le=3_600_000, strict=True)] = 30_000
     block_interval_ms: Annotated[int, Field(ge=0, le=60_000, strict=True)] = 200
     empty_block_interval_s: Annotated[int, Field(ge=0, le=86_400, strict=True)] = 0
+    leader_window_heights: Annotated[int, Field(ge=0, le=10_000, strict=True)] = 24
+    """Leader reputation (``consensus.leaders``): a validator whose view-0 turn failed
+    within this many heights is passed over (at most f at a time); 0: plain rotation."""
 
     @model_validator(mode="after")
     def _cap_above_base(self) -> ConsensusParams:

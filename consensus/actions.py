@@ -75,6 +75,9 @@ class Config:
     """Then this many per second, per peer, whatever heights it asks for (see
     ``consensus.service``: faster than any node applies blocks, so an honest
     node catching up is never slowed; a liar pulls at most this)."""
+    leader_window: int = 0
+    """Heights of headers that leader reputation reads (``consensus.leaders``);
+    0: plain rotation."""
 
 
 @dataclass(frozen=True, slots=True)

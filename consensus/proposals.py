@@ -198,7 +198,13 @@ class ProposalMixin:
             valset = self._validators(seen.height) if cap is not None else self.valset
         if cap is None or seen.view > cap or sender not in valset:
             return []
-        if not is_primary_of(valset, seen.height, seen.view, seen.proposer):
+        if seen.height == self.height:
+            if self._primary(seen.view) != seen.proposer:
+                return []
+        elif self.config.leader_window > 0:
+            if seen.proposer not in valset:  # a past height's schedule is not kept
+                return []
+        elif not is_primary_of(valset, seen.height, seen.view, seen.proposer):
             return []
         return self._proposal_evidence(self._watch.on_relayed(sender, seen))
 

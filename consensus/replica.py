@@ -99,6 +99,7 @@ from consensus.actions import (
     VerifyBlock,
     decode_journal,
 )
+from consensus.leaders import benched, schedule
 from consensus.messages import (
     CatchUpRequest,
     CatchUpResponse,
@@ -188,6 +189,9 @@ class Replica(ServiceMixin, ProposalMixin):
         self.view = 0
         self.step = Step.VIEW_CHANGE
         self.valset = validators(self.height)
+        self._views = self._recent_views(blocks)  # height -> header view (``leaders``)
+        self._decided_view = 0
+        self._leaders = self._schedule()
         self.round = HeightState()
         self._now = 0
         self._deadline: int | None = None
@@ -311,6 +315,7 @@ class Replica(ServiceMixin, ProposalMixin):
         self._watch.leave(height, self.view + self.config.max_view_ahead)
         self.height = height + 1
         self.valset = self._validators(self.height)
+        self._note_decided_view(height)
         self.round = HeightState()
         self._consecutive_view_changes = 0
         self._set_step(0, Step.VIEW_CHANGE)
@@ -564,6 +569,7 @@ class Replica(ServiceMixin, ProposalMixin):
     def _decide(self, block: Block, block_hash: bytes, cert: CommitCertificate) -> list[Action]:
         """Hand the final block to the application; the end-of-height marker follows."""
         self.round.decided = block_hash
+        self._decided_view = block.header.view
         self.enter_decided(self.height, self.view)
         return [Commit(block, cert), Persist(HeightDone(self.height, block_hash))]
 
@@ -671,8 +677,46 @@ class Replica(ServiceMixin, ProposalMixin):
         return header_hash(self.suite, block.header)
 
     def _primary(self, view: int) -> bytes:
+        if self._leaders:
+            return self._leaders[view % len(self._leaders)]
         index = primary_index(self.height, view, len(self.valset))
         return self.valset.validators[index].public_key
+
+    def primary_of(self, view: int) -> bytes:
+        """The primary of (our height, ``view``), leader reputation included."""
+        return self._primary(view)
+
+    # ---------------------------------------------------- leader reputation
+
+    def _recent_views(self, blocks: BlockSource | None) -> dict[int, int]:
+        """The header views of the last ``leader_window`` decided heights, from the store."""
+        window = self.config.leader_window
+        views: dict[int, int] = {}
+        if window <= 0 or blocks is None:
+            return views
+        for height in range(max(1, self.height - window), self.height):
+            item = blocks(height)
+            if item is not None:
+                views[height] = item.block.header.view
+        return views
+
+    def _note_decided_view(self, height: int) -> None:
+        """Remember the decided header's view; recompute the schedule for the new height."""
+        window = self.config.leader_window
+        if window <= 0:
+            return
+        self._views[height] = self._decided_view
+        for old in [h for h in self._views if h < self.height - window]:
+            del self._views[old]
+        self._leaders = self._schedule()
+
+    def _schedule(self) -> tuple[bytes, ...]:
+        """Primaries of this height by view, or () for plain rotation (``leaders``)."""
+        window = self.config.leader_window
+        if window <= 0 or not len(self.valset):
+            return ()
+        skip = benched(self.valset, self.height, self._views, window)
+        return schedule(self.valset, self.height, skip) if skip else ()
 
     def _is_primary(self, view: int) -> bool:
         return self._primary(view) == self.me

@@ -107,7 +107,6 @@ from consensus.actions import (
     VerifyBlock,
 )
 from consensus.messages import CertifiedBlock, Message, decode_message, encode_message
-from consensus.proposals import is_primary_of
 from consensus.replica import Replica
 from node import crashpoints, mutations
 from node.byzantine import Byzantine
@@ -249,6 +248,7 @@ def driver_settings(
             CONSENSUS_CONFIG,
             base_timeout_ms=params.base_timeout_ms,
             max_timeout_ms=params.max_timeout_ms,
+            leader_window=params.leader_window_heights,
         ),
         empty_block_interval_s=params.empty_block_interval_s,
     )
@@ -386,7 +386,8 @@ class ConsensusDriver:
             (height, view) != (head + 1, self.replica.view)
             or (height, view) == self._previewed
             or len(preview.tx_hashes) > self.settings.max_block_txs
-            or not is_primary_of(host.next_validator_set(), height, view, sender)
+            or height != self.replica.height
+            or self.replica.primary_of(view) != sender
         ):
             return
         host.admit_gossip_now()

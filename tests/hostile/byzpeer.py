@@ -783,8 +783,10 @@ def _error_code(body: bytes, status: int) -> str:
 class ByzNet:
     """n validators on loopback; the last one's node is replaced by a ``ByzPeer``."""
 
-    def __init__(self, tmp: Path, validators: int = 4, config: dict | None = None) -> None:
-        network = new_network(tmp / "net", validators, base_port=free_base_port(validators))
+    def __init__(self, tmp: Path, validators: int = 4, config: dict | None = None,
+                 consensus: dict[str, int] | None = None) -> None:
+        network = new_network(tmp / "net", validators, base_port=free_base_port(validators),
+                              consensus=consensus)
         for home in network.homes:
             path = home / "config.json"
             path.write_text(json.dumps({**json.loads(path.read_text()), **(config or {})}))

@@ -303,7 +303,7 @@ class ShellOptions:
     mutants: frozenset[str] = frozenset()
     time_limit_ms: int = 120_000
     config: Config = field(default_factory=lambda: Config(
-        base_timeout_ms=300, max_timeout_ms=4800, catch_up_batch=16))
+        base_timeout_ms=300, max_timeout_ms=4800, catch_up_batch=16, leader_window=12))
 
     @classmethod
     def from_seed(cls, seed: int, n: int, target_blocks: int = 30, **over: object
