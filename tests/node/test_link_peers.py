@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from node.links import PeerNetwork
 from tests.node.test_links import GENESIS, KEYS, SUITE, eventually, free_port
@@ -78,10 +79,8 @@ def test_stop_ends_a_dial_loop_whose_cancellation_was_swallowed():
 
         async def connect_swallowing_cancel(address):
             connecting.set()
-            try:
-                await asyncio.sleep(3600)
-            except asyncio.CancelledError:
-                pass  # the race: the connect "completed" as it was cancelled
+            with contextlib.suppress(asyncio.CancelledError):  # the race: the connect
+                await asyncio.sleep(3600)  # "completed" as it was cancelled
             raise OSError("connection refused")
 
         a._connect = connect_swallowing_cancel  # type: ignore[method-assign]

@@ -4,6 +4,7 @@ says so; and a whole devnet stopped at once exits. Real processes on loopback.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import signal
@@ -19,9 +20,8 @@ from cli.netgen import free_base_port
 from contracts import TAG_KEY_POSSESSION
 from node.client import Client, ClientError, TxBuilder
 from node.config import NodeConfig, load_config, write_config
-from node.keys import load_key, write_key
+from node.keys import write_key
 from tests.node.cluster import Cluster, make_cluster
-
 
 BUREAUS = ("bureau-360100", "bureau-360200", "bureau-360300")
 
@@ -182,10 +182,8 @@ def test_a_devnet_sent_sigterm_all_at_once_exits(tmp_path):
             proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 10
         for proc in procs:
-            try:
+            with contextlib.suppress(Exception):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except Exception:
-                pass
         alive = [i for i, p in enumerate(procs) if p.poll() is None]
         for proc in procs:
             if proc.poll() is None:
