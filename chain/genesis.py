@@ -16,6 +16,7 @@ new chain but changing any value does.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -50,6 +51,7 @@ __all__ = [
     "Occupation",
     "Policy",
     "genesis_hash",
+    "host_problem",
     "load_genesis",
     "parse_genesis",
 ]
@@ -86,12 +88,56 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def host_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as a host other validators dial, or None.
+
+    Accepted: an IP literal in its compressed form, or a lower-case DNS name
+    (RFC 1123 labels, at most 253 characters), so each address has one spelling;
+    not the unspecified or a multicast address. Pure: no lookup is made.
+    """
+    if not 0 < len(value) <= 253:
+        return "must have 1..253 characters"
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        labels = value.split(".")
+        if not all(_HOST_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
+            return ("neither an IP address nor a lower-case DNS name "
+                    "(letters, digits and '-' between dots)")
+        return None
+    if str(address) != value:
+        return f"write the address as {address}"
+    if address.is_unspecified or address.is_multicast:
+        return "an unspecified or multicast address cannot be dialled"
+    return None
+
+
 class GenesisValidator(_Strict):
-    """A bureau's validator node as genesis lists it."""
+    """A bureau's validator node as genesis lists it.
+
+    ``host`` and ``p2p_port`` (both or neither) are its link address, which
+    genesis writes into state so that nodes dial it without a ``peers`` entry;
+    absent, the address is unknown to the chain and each node's ``peers`` list
+    must name it.
+    """
 
     name: Name
     region_code: RegionCode
     public_key: StrictStr
+    host: StrictStr | None = None
+    p2p_port: Annotated[int, Field(ge=1, le=65535, strict=True)] | None = None
+
+    @model_validator(mode="after")
+    def _address(self) -> GenesisValidator:
+        if (self.host is None) != (self.p2p_port is None):
+            raise ValueError("give both host and p2p_port, or neither")
+        problem = None if self.host is None else host_problem(self.host)
+        if problem is not None:
+            raise ValueError(f"host {self.host!r}: {problem}")
+        return self
 
 
 class Actor(_Strict):

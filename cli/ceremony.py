@@ -243,6 +243,8 @@ def build_genesis(
                 "name": c.card.moniker,
                 "region_code": c.card.region_code,
                 "public_key": c.card.public_key,
+                "host": c.card.host,  # in state: nodes dial it with no peers entry
+                "p2p_port": c.card.p2p_port,
             }
             for c in ordered
         ],

@@ -122,6 +122,41 @@ def keys_show(path: Path, as_json: bool) -> None:
     emit(data, as_json, lambda d: f"{d['path']}: {d['suite']} {d['public_key']}")
 
 
+@keys.command("possession")
+@click.option("--old-key", "old_key", required=True,
+              help="Hex public key of the validator key being replaced (validator.key).")
+@click.option("--new-key", "new_key", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The new key file (validator.next.key), which signs.")
+@click.option("--chain-id", required=True, help="The chain id in genesis.json.")
+@json_option
+@friendly_errors
+def keys_possession(old_key: str, new_key: Path, chain_id: str, as_json: bool) -> None:
+    """Sign the proof of possession a validator key rotation needs.
+
+    Prints the new public key and the `possession` signature for
+    `skillchain tx registry rotate-validator-key` (docs/runbook-rotate-key.md).
+
+    \b
+    Example:
+      skillchain keys show validator.key          # the old public key
+      skillchain keys possession --old-key <hex> --new-key validator.next.key \\
+          --chain-id jiangxi-skills
+    """
+    from chain.codec import encode
+    from contracts import TAG_KEY_POSSESSION
+    from node.keys import load_key
+
+    try:
+        old = bytes.fromhex(old_key)
+    except ValueError:
+        raise click.UsageError("--old-key must be a hex public key") from None
+    signer = load_key(new_key)
+    proof = signer.sign(TAG_KEY_POSSESSION, chain_id, encode([old, signer.public_key]))
+    data = {"old_key": old.hex(), "new_key": signer.public_key.hex(), "possession": proof.hex()}
+    emit(data, as_json, lambda d: f"new key: {d['new_key']}\npossession: {d['possession']}")
+
+
 # -- genesis ----------------------------------------------------------------------
 
 

@@ -85,6 +85,10 @@ def new_network(
     document = jiangxi_genesis(validators, chain_id, suite_name, key_for=key_for, note=note)
     if consensus:
         document["consensus"] = dict(consensus)
+    codes = list(CITIES)[:validators]
+    link = {key_for(f"validator/{c}").public_key.hex(): placed[i] for i, c in enumerate(codes)}
+    for entry in document["validators"]:  # addresses in state: nodes dial the chain's set
+        entry["host"], entry["p2p_port"] = link[entry["public_key"]]
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     parse_genesis(text)  # a generator bug must not produce an unusable network
     root.mkdir(parents=True, exist_ok=True)
@@ -94,7 +98,6 @@ def new_network(
         if label.startswith("actor/"):
             write_key(root / "keys" / f"{label.removeprefix('actor/')}.key", signer)
 
-    codes = list(CITIES)[:validators]
     host = {code: placed[i][0] for i, code in enumerate(codes)}
     p2p = {code: placed[i][1] for i, code in enumerate(codes)}
     homes = []

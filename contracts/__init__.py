@@ -72,7 +72,13 @@ from contracts.queries import (
     query_progress,
     query_provider_stats,
 )
-from contracts.registry import get_params, validator_set_at
+from contracts.registry import (
+    TAG_KEY_POSSESSION,
+    get_params,
+    get_validator_address,
+    get_validators_ahead,
+    validator_set_at,
+)
 from contracts.state import DictState, Overlay, StateReader
 
 __all__ = [
@@ -86,6 +92,7 @@ __all__ = [
     "DictState",
     "Overlay",
     "StateReader",
+    "TAG_KEY_POSSESSION",
     "TxCheck",
     "check_expiry",
     "check_permission",
@@ -94,6 +101,8 @@ __all__ = [
     "execute_tx",
     "expiry_bounds",
     "get_params",
+    "get_validator_address",
+    "get_validators_ahead",
     "init_genesis",
     "parse_body",
     "query_city_stats",

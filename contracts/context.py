@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chain.crypto import CryptoSuite
 from contracts.model import Actor
 
 __all__ = ["BlockContext", "Call"]
@@ -11,11 +12,17 @@ __all__ = ["BlockContext", "Call"]
 
 @dataclass(frozen=True, slots=True)
 class BlockContext:
-    """The block being executed: the only source of "now" the contracts have."""
+    """The block being executed: the only source of "now" the contracts have.
+
+    ``suite`` and ``chain_id`` are the chain's, for the few rules that check a
+    signature inside a body (a rotated validator key's proof of possession);
+    without them such a body is rejected (``bad_possession``)."""
 
     height: int
     time: int
     proposer: bytes
+    suite: CryptoSuite | None = None
+    chain_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

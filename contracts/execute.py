@@ -48,7 +48,13 @@ from contracts.context import BlockContext, Call
 from contracts.errors import ContractError, require, require_found
 from contracts.kinds import BODIES, parse_body
 from contracts.model import Expiry, Params, txseen_key
-from contracts.permissions import check_permission, get_sender_actor
+from contracts.permissions import (
+    PERMISSIONS,
+    VALIDATOR_ONLY,
+    check_permission,
+    get_sender_actor,
+    get_validator_actor,
+)
 from contracts.state import Overlay, StateReader
 
 __all__ = [
@@ -77,6 +83,9 @@ HANDLERS: dict[str, Handler] = {
     "registry.set_params": registry.process_set_params,
     "registry.propose_validator_change": registry.process_propose_validator_change,
     "registry.approve_validator_change": registry.process_approve_validator_change,
+    "registry.propose_validator_add": registry.process_propose_validator_add,
+    "registry.rotate_validator_key": registry.process_rotate_validator_key,
+    "registry.set_validator_address": registry.process_set_validator_address,
     "enrolment.open_class": enrolment.process_open_class,
     "enrolment.enrol": enrolment.process_enrol,
     "enrolment.attest_category": enrolment.process_attest_category,
@@ -154,7 +163,11 @@ def process_tx(
     problem = check_permission(state, tx)
     require(problem is None, problem or "", f"sender may not send {tx.kind}")
     body = get_body(tx, parsed)
-    actor = require_found(get_sender_actor(state, tx.sender), E.UNKNOWN_SENDER, "no such key")
+    if PERMISSIONS[tx.kind] is VALIDATOR_ONLY:
+        actor = get_validator_actor(state, tx.sender)
+    else:
+        actor = get_sender_actor(state, tx.sender)
+    actor = require_found(actor, E.UNKNOWN_SENDER, "no such key")
     call = Call(ctx, actor, tx.sender, tx_hash)
     return HANDLERS[tx.kind](state, call, body)
 

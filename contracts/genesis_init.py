@@ -20,12 +20,14 @@ from contracts.model import (
     PolicyHistory,
     PolicyVersion,
     StandardVersion,
+    ValidatorAddress,
     ValidatorList,
     actor_key,
     city_key,
     fund_key,
     key_owner_key,
     occupation_key,
+    validator_address_key,
 )
 from contracts.state import Overlay
 
@@ -72,6 +74,10 @@ def init_genesis(state: Overlay, genesis: Genesis, params: Params | None = None)
         state.put(fund_key(fund.region_code, fund.source),
                   Fund(fund.region_code, fund.source, fund.budget_fen, 0, 0))
     state.put(VALSET_KEY, ValidatorList(genesis.validator_set().validators))
+    for v in genesis.validators:  # only where genesis gives one: older geneses keep their root
+        if v.host is not None and v.p2p_port is not None:
+            key = validator_address_key(bytes.fromhex(v.public_key))
+            state.put(key, ValidatorAddress(v.host, v.p2p_port))
     state.put(PARAMS_KEY, params)
     state.put(HEIGHT_KEY, Height(0))
 

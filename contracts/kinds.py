@@ -7,7 +7,9 @@ list. ``id`` is a str of 1..64 characters without "/". Times are Unix seconds
 (UTC), durations seconds, money fen. A body that does not fit is rejected with
 code ``bad_body`` and a message naming the field. ``code`` is a str of 1..64
 characters (32 for ``check_method``) from ``a-z 0-9 _ + -`` starting with a
-letter: a reason or method code, never prose.
+letter: a reason or method code, never prose. ``host`` is an IP literal in its
+compressed form or a lower-case DNS name (RFC 1123 labels, at most 253
+characters; not the unspecified or a multicast address); ``port`` is 1..65535.
 
 Personal data: every ``str`` anywhere in a body (names, reasons, units, ids,
 codes) is scanned before the body is parsed, and a body holding anything shaped
@@ -42,7 +44,19 @@ registry.set_params            [tx_window_heights, valset_delay_heights, max_ses
                                 min_session_seconds, shortfall_day_seconds (all int > 0)]
 registry.propose_validator_change  [op:str("add"|"remove"), public_key:key, name:str,
                                 region_code:str]
-registry.approve_validator_change  [proposal_id:b32]   (the proposing tx's hash)
+registry.approve_validator_change  [proposal_id:b32]   (the proposing tx's hash; also
+                                approves add_validator and rotate_validator_key proposals)
+registry.propose_validator_add [public_key:key, name:str, region_code:str, host:host,
+                                p2p_port:port]   (an add with the new validator's link
+                                address; approved like propose_validator_change)
+registry.rotate_validator_key  [old_key:key, new_key:key, possession:bytes]
+                                (a proposal, approved like the others: at its effective
+                                height new_key replaces old_key, same name, region and
+                                address; possession is new_key's signature over
+                                msgpack([old_key, new_key]) under the tag
+                                skillchain/validator-key-possession/v1 and the chain id)
+registry.set_validator_address [host:host, p2p_port:port]   (signed by a validator's
+                                consensus key, of the set in force or scheduled to be)
 enrolment.open_class           [class_id:id, organizer_id:id, occupation_code:str,
                                 edition:int, level:int, city:str, start:int, end:int,
                                 planned_seconds:int]
@@ -85,6 +99,7 @@ from chain.errors import DecodeError
 from chain.genesis import CERTIFICATE_TYPES, FUND_SOURCES, ROLES, SPECIAL_GROUPS
 from chain.records import Bytes32, Record, record
 from contracts import errors as E
+from contracts.kinds_validators import ProposeValidatorAdd, RotateValidatorKey, SetValidatorAddress
 from contracts.model import Params, PolicyVersion
 from contracts.privacy import find_personal_data_in
 
@@ -518,6 +533,9 @@ BODIES: dict[str, type[Record]] = {
     "registry.set_params": SetParams,
     "registry.propose_validator_change": ProposeValidatorChange,
     "registry.approve_validator_change": ApproveValidatorChange,
+    "registry.propose_validator_add": ProposeValidatorAdd,
+    "registry.rotate_validator_key": RotateValidatorKey,
+    "registry.set_validator_address": SetValidatorAddress,
     "enrolment.open_class": OpenClass,
     "enrolment.enrol": Enrol,
     "enrolment.attest_category": AttestCategory,

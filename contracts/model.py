@@ -13,7 +13,9 @@ There are no prefix scans, so every list a rule or a query needs is a record.
     fund/<city>/<source>             Fund
     valset                           ValidatorList     the set in force next height
     valset/pending                   PendingChanges    approved, not yet in force
+    valaddr/<pubkey hex>             ValidatorAddress  a validator's link address (host, port)
     gov/<proposal hex>               Proposal
+    gov/<proposal hex>/rotate        Rotation          the key a rotation proposal replaces
     meta/height                      Height            last executed height
     txseen/<tx hash hex>             Expiry            replay protection
     class/<class id>                 Class
@@ -50,17 +52,18 @@ from contracts.state import memoize_decoding
 
 __all__ = [
     "Actor", "Amount", "Assessment", "Attestation", "Categories", "Certificate", "City",
-    "CityStats", "Claim", "ClaimRef", "ClaimStep", "Class", "ClassStats", "Counter", "DAY_OFFSET_S",
-    "DayLog", "EMPTY_CITY_STATS", "EMPTY_CLASS_STATS", "EMPTY_PROVIDER_STATS", "Enrolment",
-    "EvidenceList", "ExamResult", "Expiry", "Fen", "Fund", "HEIGHT_KEY", "Height", "Interval",
-    "KeyOwner", "Occupation", "OfflinePractice", "PARAMS_KEY", "PENDING_KEY", "POLICY_KEY",
-    "Params", "PendingChanges", "PolicyHistory", "PolicyVersion", "Proposal", "ProviderStats",
-    "ScheduledChange", "Seconds", "Session", "StandardVersion", "TraineeId", "TraineeList",
-    "VALSET_KEY", "ValidatorList", "actor_key", "assessment_key", "categories_key",
-    "certificate_key", "city_key", "city_stats_key", "claim_key", "class_key", "class_stats_key",
-    "class_trainees_key", "day_key", "day_of", "enrolment_key", "evidence_key", "exam_key",
-    "fund_key", "key_owner_key", "occupation_key", "offline_key", "paidfor_key", "proposal_key",
-    "provider_stats_key", "session_key", "trainee_certificates_key", "txseen_key", "year_of",
+    "CityStats", "Claim", "ClaimRef", "ClaimStep", "Class", "ClassStats", "Counter",
+    "DAY_OFFSET_S", "DayLog", "EMPTY_CITY_STATS", "EMPTY_CLASS_STATS", "EMPTY_PROVIDER_STATS",
+    "Enrolment", "EvidenceList", "ExamResult", "Expiry", "Fen", "Fund", "HEIGHT_KEY", "Height",
+    "Interval", "KeyOwner", "Occupation", "OfflinePractice", "PARAMS_KEY", "PENDING_KEY",
+    "POLICY_KEY", "Params", "PendingChanges", "PolicyHistory", "PolicyVersion", "Proposal",
+    "ProviderStats", "Rotation", "ScheduledChange", "Seconds", "Session", "StandardVersion",
+    "TraineeId", "TraineeList", "VALSET_KEY", "ValidatorAddress", "ValidatorList", "actor_key",
+    "assessment_key", "categories_key", "certificate_key", "city_key", "city_stats_key",
+    "claim_key", "class_key", "class_stats_key", "class_trainees_key", "day_key", "day_of",
+    "enrolment_key", "evidence_key", "exam_key", "fund_key", "key_owner_key", "occupation_key",
+    "offline_key", "paidfor_key", "proposal_key", "provider_stats_key", "rotation_key",
+    "session_key", "trainee_certificates_key", "txseen_key", "validator_address_key", "year_of",
     "yearly_key",
 ]
 
@@ -113,6 +116,14 @@ def fund_key(city: str, source: str) -> bytes:
 
 def proposal_key(proposal_id: bytes) -> bytes:
     return b"gov/" + proposal_id.hex().encode()
+
+
+def rotation_key(proposal_id: bytes) -> bytes:
+    return b"gov/" + proposal_id.hex().encode() + b"/rotate"
+
+
+def validator_address_key(public_key: bytes) -> bytes:
+    return b"valaddr/" + public_key.hex().encode()
 
 
 def txseen_key(tx_hash: bytes) -> bytes:
@@ -313,6 +324,24 @@ class Proposal(Record):
     approvals: tuple[str, ...]
     status: str
     effective_height: int
+
+
+@record
+class ValidatorAddress(Record):
+    """Where a validator's link listener is reached: an IP literal or DNS name, a port.
+
+    Kept apart from ``Validator`` so the validator-set hash (and every old header
+    and certificate) is untouched by addresses."""
+
+    host: str
+    p2p_port: int
+
+
+@record
+class Rotation(Record):
+    """The validator key a ``rotate`` proposal replaces (the proposal holds the new one)."""
+
+    old_key: bytes
 
 
 @record

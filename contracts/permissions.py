@@ -15,11 +15,19 @@ from chain.types import Tx
 from contracts import errors as E
 from contracts.kinds import BODIES
 from contracts.model import Actor, KeyOwner, actor_key, key_owner_key
+from contracts.registry import get_validator_list, get_validators_ahead
 from contracts.state import Overlay, StateReader
 
-__all__ = ["PERMISSIONS", "check_permission", "get_sender_actor"]
+__all__ = [
+    "PERMISSIONS", "VALIDATOR_ONLY", "check_permission", "get_sender_actor",
+    "get_validator_actor",
+]
 
 _ALL_ROLES = frozenset({"admin", "bureau", "provider", "organizer"})
+VALIDATOR_ONLY: Final = frozenset({"validator"})
+"""Kinds signed by a validator's consensus key (no actor holds it): the sender must be
+in the set in force or scheduled to join it; the action sees a stand-in actor of role
+``validator`` (``get_validator_actor``)."""
 
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "registry.register_actor": frozenset({"admin"}),
@@ -33,6 +41,9 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "registry.set_params": frozenset({"admin"}),
     "registry.propose_validator_change": frozenset({"admin", "bureau"}),
     "registry.approve_validator_change": frozenset({"bureau"}),
+    "registry.propose_validator_add": frozenset({"admin", "bureau"}),
+    "registry.rotate_validator_key": frozenset({"admin", "bureau"}),
+    "registry.set_validator_address": VALIDATOR_ONLY,
     "enrolment.open_class": frozenset({"provider"}),
     "enrolment.enrol": frozenset({"provider"}),
     "enrolment.attest_category": frozenset({"bureau"}),
@@ -62,6 +73,14 @@ def get_sender_actor(state: Overlay, sender: bytes) -> Actor | None:
     return state.get_record(actor_key(owner.actor_id), Actor)
 
 
+def get_validator_actor(state: Overlay, sender: bytes) -> Actor | None:
+    """A stand-in actor for a validator key of the set in force or scheduled, or None."""
+    for v in (*get_validator_list(state), *get_validators_ahead(state)):
+        if v.public_key == sender:
+            return Actor("validator", "validator", v.name, v.region_code, True, (sender,), 0)
+    return None
+
+
 def check_permission(state: Overlay | StateReader, tx: Tx) -> str | None:
     """None when the sender may send ``tx.kind``; otherwise the error code.
 
@@ -72,6 +91,8 @@ def check_permission(state: Overlay | StateReader, tx: Tx) -> str | None:
     allowed = PERMISSIONS.get(tx.kind)
     if allowed is None:
         return E.UNKNOWN_KIND
+    if allowed is VALIDATOR_ONLY:
+        return None if get_validator_actor(state, tx.sender) else E.NOT_A_VALIDATOR
     actor = get_sender_actor(state, tx.sender)
     if actor is None:
         return E.UNKNOWN_SENDER

@@ -9,12 +9,23 @@ bureaus; at 2f+1 distinct bureau approvals (f of the set in force) the change
 is scheduled for ``approval height + params.valset_delay_heights``;
 ``on_end_block`` folds due changes into ``valset``, the set in force for the
 next height, which ``validator_set_at`` reads.
+
+Validators' link addresses live beside the set (``valaddr/<key>``), never in
+``Validator`` itself (whose encoding the set's hash and so every header
+covers): given in genesis, by ``propose_validator_add`` for a new validator,
+and changed by ``set_validator_address``, which the validator's own consensus
+key signs. A key rotation is one proposal approved like an add: once scheduled
+it is two changes at the same height (remove the old key, add the new one with
+the same name and region), folded in one ``on_end_block``, so no height sees
+the set grow or shrink; the new key proves possession by signing
+``[old_key, new_key]`` (``TAG_KEY_POSSESSION``), and inherits the address.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from chain.codec import encode
 from chain.types import Event
 from chain.validators import Validator, ValidatorSet, faults_tolerated
 from contracts import errors as E
@@ -40,8 +51,10 @@ from contracts.model import (
     PolicyHistory,
     PolicyVersion,
     Proposal,
+    Rotation,
     ScheduledChange,
     StandardVersion,
+    ValidatorAddress,
     ValidatorList,
     actor_key,
     city_key,
@@ -49,11 +62,16 @@ from contracts.model import (
     key_owner_key,
     occupation_key,
     proposal_key,
+    rotation_key,
+    validator_address_key,
 )
 from contracts.state import Overlay
 
 __all__ = [
+    "TAG_KEY_POSSESSION",
     "get_occupation",
+    "get_validator_address",
+    "get_validators_ahead",
     "get_params",
     "get_policy_at",
     "get_standard_fen",
@@ -63,6 +81,9 @@ __all__ = [
 ]
 
 Events = list[Event]
+
+TAG_KEY_POSSESSION = b"skillchain/validator-key-possession/v1"
+"""Domain tag of a new validator key's signature over ``[old_key, new_key]``."""
 
 
 # -- reads -----------------------------------------------------------------------------
@@ -126,6 +147,18 @@ def compute_applied(
     if change.op == "add":
         return (*others, change.validator)
     return others if others else validators
+
+
+def get_validators_ahead(state: Overlay) -> tuple[Validator, ...]:
+    """The set once every scheduled change is in force (the set nodes dial ahead)."""
+    validators = get_validator_list(state)
+    for change in get_pending(state):
+        validators = compute_applied(validators, change)
+    return validators
+
+
+def get_validator_address(state: Overlay, public_key: bytes) -> ValidatorAddress | None:
+    return state.get_record(validator_address_key(public_key), ValidatorAddress)
 
 
 def validator_set_at(state: Overlay) -> ValidatorSet:
@@ -330,7 +363,84 @@ def on_approval(state: Overlay, call: Call, proposal: Proposal) -> Events:
         return []
     effective = call.height + get_params(state).valset_delay_heights
     scheduled = dataclasses.replace(proposal, status="scheduled", effective_height=effective)
+    changes = compute_scheduled_changes(state, proposal, effective)
     state.put(proposal_key(proposal.proposal_id), scheduled)
-    change = ScheduledChange(effective, proposal.op, proposal.validator, proposal.proposal_id)
-    state.put(PENDING_KEY, PendingChanges((*get_pending(state), change)))
+    state.put(PENDING_KEY, PendingChanges((*get_pending(state), *changes)))
     return [Event("registry.validator_change_scheduled", [proposal.proposal_id, effective])]
+
+
+def compute_scheduled_changes(
+    state: Overlay, proposal: Proposal, effective: int
+) -> tuple[ScheduledChange, ...]:
+    """One change for an add or a remove; for a rotation, remove old then add new."""
+    pid = proposal.proposal_id
+    if proposal.op != "rotate":
+        return (ScheduledChange(effective, proposal.op, proposal.validator, pid),)
+    rotation = state.get_record(rotation_key(pid), Rotation)
+    old = next((v for v in get_validator_list(state)
+                if rotation is not None and v.public_key == rotation.old_key), None)
+    old = require_found(old, E.UNKNOWN_VALIDATOR, "the rotated key is no longer a validator")
+    require(not is_change_pending(state, old.public_key), E.CHANGE_PENDING,
+            "another change of this validator was scheduled meanwhile")
+    return (ScheduledChange(effective, "remove", old, pid),
+            ScheduledChange(effective, "add", proposal.validator, pid))
+
+
+def is_change_pending(state: Overlay, public_key: bytes) -> bool:
+    return any(c.validator.public_key == public_key for c in get_pending(state))
+
+
+def process_propose_validator_add(
+    state: Overlay, call: Call, body: K.ProposeValidatorAdd
+) -> Events:
+    """An add that carries the new validator's link address (set as it is proposed)."""
+    change = K.ProposeValidatorChange("add", body.public_key, body.name, body.region_code)
+    events = process_propose_validator_change(state, call, change)
+    address = ValidatorAddress(body.host, body.p2p_port)
+    state.put(validator_address_key(body.public_key), address)
+    return events + [Event("registry.validator_address_set",
+                           [body.public_key, body.host, body.p2p_port])]
+
+
+def process_rotate_validator_key(
+    state: Overlay, call: Call, body: K.RotateValidatorKey
+) -> Events:
+    validators = get_validator_list(state)
+    old = next((v for v in validators if v.public_key == body.old_key), None)
+    old = require_found(old, E.UNKNOWN_VALIDATOR, "old_key is not a validator")
+    pending_keys = {c.validator.public_key for c in get_pending(state)}
+    require(body.new_key not in {v.public_key for v in validators} | pending_keys,
+            E.VALIDATOR_EXISTS, "new_key is a validator or scheduled to become one")
+    require(not is_key_in_use(state, body.new_key), E.KEY_IN_USE, "new_key is an actor's key")
+    require(body.old_key not in pending_keys, E.CHANGE_PENDING,
+            "a change of this validator is scheduled already")
+    require(is_possession_proven(call, body), E.BAD_POSSESSION,
+            "possession is not new_key's signature over [old_key, new_key] "
+            "(tag skillchain/validator-key-possession/v1)")
+    approvals = (call.actor.actor_id,) if call.actor.role == "bureau" else ()
+    validator = Validator(body.new_key, old.name, old.region_code)
+    proposal = Proposal(call.tx_hash, "rotate", validator, call.sender, call.height, approvals,
+                        "open", 0)
+    state.put(rotation_key(call.tx_hash), Rotation(body.old_key))
+    address = get_validator_address(state, body.old_key)
+    if address is not None:
+        state.put(validator_address_key(body.new_key), address)
+    events = [Event("registry.validator_change_proposed", [call.tx_hash, "rotate", body.new_key])]
+    return events + on_approval(state, call, proposal)
+
+
+def is_possession_proven(call: Call, body: K.RotateValidatorKey) -> bool:
+    suite = call.block.suite
+    if suite is None or len(body.new_key) != suite.public_key_bytes:
+        return False
+    payload = encode([body.old_key, body.new_key])
+    return suite.verify(body.new_key, TAG_KEY_POSSESSION, call.block.chain_id, payload,
+                        body.possession)
+
+
+def process_set_validator_address(
+    state: Overlay, call: Call, body: K.SetValidatorAddress
+) -> Events:
+    """The sender is a validator key (``permissions.VALIDATOR_ONLY``): its own address."""
+    state.put(validator_address_key(call.sender), ValidatorAddress(body.host, body.p2p_port))
+    return [Event("registry.validator_address_set", [call.sender, body.host, body.p2p_port])]

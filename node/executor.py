@@ -175,7 +175,7 @@ class Executor:
         head = self.head
         height = head.height + 1
         time_s = max(time_s, self.parent_time())
-        ctx = contracts.BlockContext(height, time_s, proposer)
+        ctx = contracts.BlockContext(height, time_s, proposer, self.suite, self.chain_id)
         receipts, changes = self._run(ctx, txs)
         update = self.store.tree.compute(head.height, height, changes)
         block_txs = tuple(tx for tx, _ in txs)
@@ -217,7 +217,7 @@ class Executor:
             return False
         if any(e.block.header.height == height for e in self._verified.values()):
             return False  # the proposal came first and is verified: nothing to gain
-        ctx = contracts.BlockContext(height, time_s, proposer)
+        ctx = contracts.BlockContext(height, time_s, proposer, self.suite, self.chain_id)
         receipts, changes = self._run(ctx, txs)
         update = self.store.tree.compute(head.height, height, changes)
         key = _speculation_key(head.block_hash, height, time_s, proposer, [d for _, d in txs])
@@ -253,7 +253,9 @@ class Executor:
         hashes = self._check_body(block)
         speculated = self._speculated(header, hashes)
         if speculated is None:
-            ctx = contracts.BlockContext(header.height, header.time, header.proposer)
+            ctx = contracts.BlockContext(
+                header.height, header.time, header.proposer, self.suite, self.chain_id
+            )
             receipts, changes = self._run(ctx, list(zip(block.txs, hashes, strict=True)))
         else:
             receipts, changes, update = speculated

@@ -172,6 +172,8 @@ tens to a few hundred a second (votes, relays, previews, gossip every 20 ms),
 so ten times that is never reached; a peer flooding small frames (catch-up
 requests: ~32,000 a second were decoded and dropped) is read no faster, and
 TCP pushes back on it alone. A pause is counted once (``frame_rate``)."""
+STOP_TIMEOUT_S = 5.0
+"""How long ``stop`` waits for link tasks; a devnet's nodes all stop within ~10 s."""
 BACKOFF_MIN_S = 0.05
 BACKOFF_MAX_S = 3.0
 HEARTBEAT_S = 1.0
@@ -182,6 +184,24 @@ BEAT_BUFFER_BYTES = 64 * 1024
 """A listener sends no heartbeat while this much is unsent to a dialer that does
 not read them (it will find the link silent and redial on its own)."""
 _LEN = struct.Struct(">I")
+
+
+async def _end_tasks(tasks: list[asyncio.Task[None]], timeout_s: float) -> None:
+    """Cancel ``tasks`` and wait for them, cancelling again what a swallowed
+    cancellation left running, for at most ``timeout_s``; then log and go on."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    pending = {task for task in tasks if not task.done()}
+    while pending and (left := deadline - loop.time()) > 0:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=min(0.5, left))
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: a failed link task is already counted
+    if pending:
+        log.warning("%d link tasks did not end within %.0f s; leaving them", len(pending),
+                    timeout_s)
 
 
 class LinkRefused(Exception):
@@ -466,6 +486,9 @@ class PeerNetwork:
         self._max_inbound = INBOUND_PER_VALIDATOR * validators + 2 * pending
         self._state: dict[bytes, _Peer] = {k: self._new_peer() for k in self._peers}
         self._tasks: list[asyncio.Task[None]] = []
+        self._dialers: dict[bytes, asyncio.Task[None]] = {}
+        self._started = False
+        self._stopping = False
         self._server: asyncio.base_events.Server | None = None
         self._inbound: set[asyncio.StreamWriter] = set()
         self._log = _LimitedLog(clock)
@@ -498,11 +521,49 @@ class PeerNetwork:
 
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(accepted, host, port)
+        self._started = True
         for key, address in self._peers.items():
-            self._tasks.append(asyncio.create_task(self._dial_forever(key, address)))
+            self._dialers[key] = asyncio.create_task(self._dial_forever(key, address))
         self._tasks.append(asyncio.create_task(self._watch_silence()))
 
+    def set_peers(self, peers: dict[bytes, tuple[str, int]]) -> None:
+        """Dial exactly ``peers`` from now on (the runtime calls this when the validator
+        set or an address in state changed, ``node.peerset``): new keys are dialled at
+        once, a changed address is redialled, a key no longer listed is hung up on and
+        its queue dropped. Inbound links are the ``is_validator`` check's business."""
+        peers = {k: a for k, a in peers.items() if k != self._signer.public_key}
+        for key in [k for k in self._peers if self._peers[k] != peers.get(k)]:
+            del self._peers[key]
+            task = self._dialers.pop(key, None)
+            if task is not None:
+                task.cancel()
+            if key not in peers and not self._state[key].inbound:
+                del self._state[key]
+        for key, address in peers.items():
+            if key in self._peers:
+                continue
+            self._peers[key] = address
+            self._peer(key)
+            host = address[0]
+            self._validator_hosts.add(host)
+            shares = self._pending_known._overrides
+            shares[host] = max(shares.get(host, PENDING_PER_ADDRESS), PENDING_PER_ADDRESS,
+                               2 * sum(1 for h, _ in self._peers.values() if h == host))
+            if self._started and not self._stopping:
+                self._dialers[key] = asyncio.create_task(self._dial_forever(key, address))
+        validators = len(self._peers) + 1
+        self._max_inbound = max(self._max_inbound, INBOUND_PER_VALIDATOR * validators
+                                + 2 * self._pending_known.total)
+
     async def stop(self) -> None:
+        """Close everything and wait for our tasks, at most ``STOP_TIMEOUT_S``.
+
+        A dial loop checks ``_stopping`` after every await: on Python 3.11,
+        ``asyncio.wait_for`` can swallow a cancellation that races with the
+        awaited connection finishing (a whole devnet sent SIGTERM at once), and the
+        loop then went on to its back-off sleep with nothing left to cancel it, so
+        ``stop`` waited forever."""
+        self._stopping = True
         if self._server is not None:
             self._server.close()
         for writer in list(self._inbound):  # Server.close() leaves accepted streams open
@@ -510,11 +571,7 @@ class PeerNetwork:
         accepting = [t for t in self._accepting if not t.done()]
         if accepting:  # let them end on the aborted streams rather than be cancelled
             await asyncio.wait(accepting, timeout=1.0)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await _end_tasks([*self._tasks, *self._dialers.values()], STOP_TIMEOUT_S)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
@@ -658,7 +715,7 @@ class PeerNetwork:
     async def _dial_forever(self, peer: bytes, address: tuple[str, int]) -> None:
         backoff = BACKOFF_MIN_S
         state = self._state[peer]
-        while True:
+        while not self._stopping and self._peers.get(peer) == address:
             try:
                 reader, writer = await self._connect(address)
             except ssl.SSLError as exc:  # before OSError, its base: the TLS handshake failed

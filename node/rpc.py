@@ -150,6 +150,7 @@ MSGPACK = "application/msgpack"
 _STATUS_FOR_CODE = {
     "mempool_full": 503,
     "server_busy": 503,
+    "not_a_validator": 503,
     "rate_limited": 429,
     "rate_limited_sender": 429,
     "not_found": 404,

@@ -53,6 +53,7 @@ from node.links import PeerNetwork
 from node.listeners import connection_allowance, raise_fd_limit
 from node.mempool import Admission, ContractAdmission, Mempool, MempoolLimits
 from node.metrics import Metrics
+from node.peerset import Membership, PeerSet, compute_peer_set, find_removal
 from node.queries import run_query
 from node.rpc import RpcSettings, start_rpc
 from node.tls import link_tls, rpc_context
@@ -84,6 +85,9 @@ batch is dropped (the tx stays in its origin's mempool: delayed, not lost)."""
 ADMIT_NOW_BYTES = 4 << 20
 """Queued gossip a preview admits at once before it is read (~0.1 s of work)."""
 SUBSCRIBER_QUEUE = 1_000
+NEXT_KEY_FILE = "validator.next.key"
+"""A rotated key waiting for its height (docs/runbook-rotate-key.md)."""
+NOT_A_VALIDATOR = "not_a_validator"
 
 
 class Node:
@@ -100,6 +104,7 @@ class Node:
         self.rpc_tls = rpc_context(self.home, self.config)
         self.store = Store.open(self.home / "data", self.suite, self.chain_id, self.genesis_hash)
         self.executor = Executor(self.store, self.genesis, self.genesis_hash)
+        self._take_next_key()  # a rotated key in force: sign with validator.next.key
         self.counters = Metrics()
         self.faults = self.counters.faults  # what outsiders did wrong (node/__init__.py)
         self.mempool = Mempool(
@@ -123,6 +128,11 @@ class Node:
         self._admitted_at: dict[bytes, float] = {}
         self._subscribers: list[asyncio.Queue[dict[str, Any]]] = []
         self._valsets: dict[int, ValidatorSet] = {}
+        self.peer_set = self._compute_peer_set()
+        me, head = self.signer.public_key, self.store.head.height
+        self.membership = Membership(
+            me, me in self.executor.validator_set(), find_removal(me, head, self.validators_at)
+        )
         self.byzantine = Byzantine.from_env(self.suite, self.chain_id, self.signer)
         self.byzantine.peers = sorted(self._peer_addresses())
         self.consensus = ConsensusDriver(
@@ -181,7 +191,10 @@ class Node:
     # -- admission and gossip ---------------------------------------------------
 
     def submit(self, raw: bytes) -> Admission:
-        """Admit a tx from a client and queue it for gossip."""
+        """Admit a tx from a client and queue it for gossip; a node whose key is not in
+        the set in force or scheduled refuses (its txs would never commit)."""
+        if self.signer.public_key not in self.peer_set.members:
+            return Admission(None, NOT_A_VALIDATOR, self._not_a_validator())
         admission = self.mempool.admit_bytes(raw)
         if admission.ok:
             self._gossip.append(raw)
@@ -279,14 +292,68 @@ class Node:
     def _peer_addresses(self) -> dict[bytes, tuple[str, int]]:
         return {bytes.fromhex(p.public_key): (p.host, p.port) for p in self.config.peers}
 
+    def _compute_peer_set(self) -> PeerSet:
+        """Members and dial addresses from state, config peers first (``node.peerset``)."""
+        return compute_peer_set(self.store.state, self._peer_addresses(), self.signer.public_key)
+
+    def _follow_validator_set(self, execution: Execution) -> None:
+        """After a commit that touched the set or an address: redial, re-check membership."""
+        if not any(key.startswith((b"valset", b"valaddr/")) for key in execution.changes):
+            return
+        self.peer_set = self._compute_peer_set()
+        self.links.set_peers(self.peer_set.dial)
+        height = execution.block.header.height
+        if self.membership.on_set(height + 1, self.executor.validator_set()):
+            log.warning("this node's key %s is not a validator from height %d: it refuses "
+                        "txs now%s", self.signer.public_key.hex()[:16], height + 1,
+                        self._next_key_hint())
+
+    def _next_key_hint(self) -> str:
+        path = self.home / NEXT_KEY_FILE
+        if not path.exists():
+            return ""
+        try:
+            next_key = load_key(path, self.genesis.crypto_suite).public_key
+        except Exception:  # a bad file is the operator's to fix: say so, keep running
+            return f"; {NEXT_KEY_FILE} does not load"
+        if next_key in self.executor.validator_set():
+            return f"; restart the node to sign with {NEXT_KEY_FILE} (docs/runbook-rotate-key.md)"
+        return ""
+
+    def _take_next_key(self) -> None:
+        """At start: when the set in force holds ``validator.next.key`` and not
+        ``validator.key``, the rotation happened; sign with the next key from now on
+        and move the WAL of the old key aside (it holds only votes the old key made,
+        which count for no height from here on). See docs/runbook-rotate-key.md."""
+        path = self.home / NEXT_KEY_FILE
+        if not path.exists():
+            return
+        next_signer = load_key(path, self.genesis.crypto_suite)
+        valset = self.executor.validator_set()
+        if self.signer.public_key in valset or next_signer.public_key not in valset:
+            return
+        log.warning("validator key rotated: %s left the set, signing with %s (%s) from now",
+                    self.signer.public_key.hex()[:16], next_signer.public_key.hex()[:16],
+                    NEXT_KEY_FILE)
+        wal = self.home / "consensus.wal"
+        if wal.exists():
+            wal.rename(self.home / f"consensus.wal.{self.signer.public_key.hex()[:16]}")
+        self.signer = next_signer
+
+    def _not_a_validator(self) -> str:
+        removed = self.membership.removed_at
+        when = f" since height {removed}" if removed is not None else ""
+        return (f"this node is not a validator{when}: send txs to a validator's RPC "
+                "(the set is at GET /v1/validators)")
+
     def _links(self, on_frame: Callable[[bytes, Value], None]) -> PeerNetwork:
         self.links = PeerNetwork(
             self.suite,
             self.signer,
             self.chain_id,
             self.genesis_hash,
-            self._peer_addresses(),
-            lambda key: key in self.executor.validator_set(),
+            self.peer_set.dial,
+            lambda key: key in self.peer_set.members,
             on_frame,
             self.faults,
             tls=self.link_tls,
@@ -364,6 +431,7 @@ class Node:
                 if not waiter.done():
                     waiter.set_result(TxLocation(height, index))
         self.counters.height = height
+        self._follow_validator_set(execution)
         self.links.set_tip(height)  # announced in link heartbeats (``peer_tips``)
         if height % 100 == 0:  # forget admissions of txs that expired unseen (bounded memory)
             self._admitted_at = {d: t for d, t in self._admitted_at.items() if d in self.mempool}
@@ -414,6 +482,8 @@ class Node:
             "chain_id": self.chain_id,
             "moniker": self.config.moniker,
             "validator": self.signer.public_key.hex(),
+            "is_validator": self.membership.member,
+            "removed_at": self.membership.removed_at,
             "height": head.height,
             "head_hash": head.block_hash.hex(),
             "state_root": head.state_root.hex(),

@@ -161,7 +161,7 @@ class Chain:
         self.time += advance_s
         self.blocks.append((self.height, self.time, list(txs)))
         state = Overlay(self.base)
-        ctx = BlockContext(self.height, self.time, pub(VALIDATORS[0]))
+        ctx = BlockContext(self.height, self.time, pub(VALIDATORS[0]), SUITE, CHAIN_ID)
         receipts = execute_block(state, ctx, [(t, tx_hash(SUITE, t)) for t in txs])
         self.last_changes = state.changes()
         self.base.apply(self.last_changes)
