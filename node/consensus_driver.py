@@ -107,9 +107,11 @@ from consensus.actions import (
     VerifyBlock,
 )
 from consensus.messages import CertifiedBlock, Message, decode_message, encode_message
+from consensus.proposals import is_primary_of
 from consensus.replica import Replica
 from node import crashpoints, mutations
 from node.byzantine import Byzantine
+from node.compact import CompactProposals
 from node.evidence import EvidenceBook
 from node.executor import MAX_FUTURE_DRIFT_S
 from node.faults import Faults
@@ -309,6 +311,7 @@ class ConsensusDriver:
         self._early_preview: tuple[bytes, Preview] | None = None  # one for the next height
         self.evidence = evidence if evidence is not None else EvidenceBook()  # node.evidence
         self.byzantine = byzantine or Byzantine(host.suite, host.chain_id, host.signer, set())
+        self.compact = CompactProposals(host.suite, host.mempool_entry)  # node.compact
         self.view_changes = 0
         self._last_view = (0, 0)
         self.refused_for_time = 0
@@ -359,6 +362,8 @@ class ConsensusDriver:
                 self.host.faults.drop("link", "bad_preview", sender)
                 return
             self._on_preview(sender, preview)
+        elif kind in ("k", "n", "x"):
+            self._on_compact_frame(sender, kind, body)
         elif kind == "c" and isinstance(body, bytes):
             try:
                 message = decode_message(body)
@@ -371,6 +376,32 @@ class ConsensusDriver:
             self._perform(self.replica.on_message(sender, message))
         else:
             self.host.faults.drop("link", "unknown_frame", sender)
+
+    def _is_primary_of(self, height: int, view: int, key: bytes) -> bool:
+        """The replica's schedule (leader reputation) at its height; the rotation otherwise
+        (the store may be ahead of the replica for a moment, after a commit)."""
+        if height == self.replica.height:
+            return self.replica.primary_of(view) == key
+        return is_primary_of(self.host.next_validator_set(), height, view, key)
+
+    def _on_compact_frame(self, sender: bytes, kind: str, body: Value) -> None:
+        """A compact proposal, a peer's request for its txs, or the txs (``node.compact``)."""
+        message: Message | None = None
+        try:
+            if kind == "n":
+                answer = self.compact.on_need(sender, body)
+            elif kind == "k":
+                self.host.admit_gossip_now()  # txs gossiped just before are usually queued
+                message, answer = self.compact.on_compact(sender, body)
+            else:
+                message, answer = self.compact.on_txs(sender, body)
+        except DecodeError:
+            self.host.faults.drop("link", "bad_compact", sender)
+            return
+        if answer is not None:
+            self.links.send(sender, answer)
+        if message is not None:
+            self._perform(self.replica.on_message(sender, message))
 
     def _on_preview(self, sender: bytes, preview: Preview) -> None:
         """Execute the txs the primary is about to propose (see the module docstring)."""
@@ -386,8 +417,7 @@ class ConsensusDriver:
             (height, view) != (head + 1, self.replica.view)
             or (height, view) == self._previewed
             or len(preview.tx_hashes) > self.settings.max_block_txs
-            or height != self.replica.height
-            or self.replica.primary_of(view) != sender
+            or not self._is_primary_of(height, view, sender)
         ):
             return
         host.admit_gossip_now()
@@ -518,6 +548,13 @@ class ConsensusDriver:
             crashpoints.hit("before_vote_send")
         if not mutations.is_enabled("send_before_sync"):
             self._sync_wal()
+        compact = None if self.byzantine.modes else self.compact.outgoing(message)
+        if compact is not None:
+            if to is None:
+                self.links.broadcast(compact)
+            else:
+                self.links.send(to, compact)
+            return
         for peer, frame in self.byzantine.outgoing(message, to):
             if peer is None:
                 self.links.broadcast(frame)
@@ -684,6 +721,11 @@ class ConsensusDriver:
             "clock_offset_s": self.clock_offset_s(),
             "clock_tolerance_s": MAX_FUTURE_DRIFT_S,
             "proposals_refused_for_time": self.refused_for_time,
+            "compact_proposals": {
+                "rebuilt": self.compact.rebuilt,
+                "fetched_txs": self.compact.fetched,
+                "asked_whole": self.compact.full_asked,
+            },
         }
 
     def update_metrics(self, metrics: Metrics) -> None:

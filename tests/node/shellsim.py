@@ -515,9 +515,10 @@ class ShellSimulation:
 
     def _observe(self, node: SimNode, dst: int, frame: Value) -> None:
         """What honest nodes put on the wire: signed slots, and answer bytes per peer."""
-        if node.byzantine is not None or not (isinstance(frame, list) and frame[0] == "c"):
+        if node.byzantine is not None or not (isinstance(frame, list) and frame[0] in "ck"):
             return
-        message = decode_message(frame[1])  # type: ignore[arg-type]
+        wire = frame[1] if frame[0] == "c" else frame[1][0]  # type: ignore[index]
+        message = decode_message(wire)  # type: ignore[arg-type]
         try:
             self.checker.on_signed(node.key, message)
         except Violation as exc:
@@ -563,6 +564,9 @@ class ShellByzantine:
         self.flip = 0
 
     def twist(self, frame: Value) -> list[Value]:
+        if "tamper_bodies" in self.behaviours and isinstance(frame, list) and frame[0] == "x":
+            height, view, raws = frame[1]  # type: ignore[misc]
+            return [["x", [height, view, [_tampered_tx(Tx.decode(r)).encode() for r in raws]]]]
         if "tamper_bodies" not in self.behaviours or not (
                 isinstance(frame, list) and frame[0] == "c"):
             return [frame]
@@ -615,9 +619,13 @@ def _tampered(block: Block) -> Block:
     """``block`` with its first tx's signature flipped: same header, same tx root."""
     if not block.txs:
         return block
-    first = block.txs[0]
-    flipped = bytes([first.signature[0] ^ 1]) + first.signature[1:] if first.signature else b"x"
-    return Block(block.header, (dataclasses.replace(first, signature=flipped), *block.txs[1:]))
+    return Block(block.header, (_tampered_tx(block.txs[0]), *block.txs[1:]))
+
+
+def _tampered_tx(tx: Tx) -> Tx:
+    """``tx`` with its signature flipped (its hash, which excludes it, unchanged)."""
+    flipped = bytes([tx.signature[0] ^ 1]) + tx.signature[1:] if tx.signature else b"x"
+    return dataclasses.replace(tx, signature=flipped)
 
 
 def run_shell_seed(seed: int, n: int, target_blocks: int = 30, **over: object) -> ShellResult:
