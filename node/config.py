@@ -18,9 +18,17 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from chain.errors import InputError
+from node.logs import LogFormat, LogLevel
 
 __all__ = ["NodeConfig", "PeerAddress", "load_config", "write_config"]
 
@@ -74,6 +82,20 @@ class NodeConfig(BaseModel):
             ipaddress.ip_network(entry, strict=False)  # ValueError: reported as bad_config
         return value
     mempool_max_txs: Annotated[int, Field(ge=100)] = 100_000
+    # -- operations (node/logs.py, node/health.py; docs/config.md) --
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat = "text"
+    log_file: Annotated[str, Field(min_length=1, max_length=4096)] = "node.log"
+    """Relative to the home, or absolute; ``-`` for stderr only (reopened on SIGHUP)."""
+    metrics_host: Annotated[str, Field(min_length=1, max_length=255)] = "127.0.0.1"
+    metrics_port: Port | None = None
+    """When set, /metrics is served on metrics_host:metrics_port and not on the RPC."""
+
+    @model_validator(mode="after")
+    def _metrics_port_is_its_own(self) -> NodeConfig:
+        if self.metrics_port is not None and self.metrics_port in (self.rpc_port, self.p2p_port):
+            raise ValueError("metrics_port must differ from rpc_port and p2p_port")
+        return self
 
 
 class ConfigError(InputError):
@@ -91,7 +113,7 @@ def load_config(home: str | Path) -> NodeConfig:
         ) from None
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None
 

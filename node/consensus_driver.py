@@ -102,6 +102,7 @@ from node.byzantine import Byzantine
 from node.evidence import EvidenceBook
 from node.executor import MAX_FUTURE_DRIFT_S
 from node.faults import Faults
+from node.health import PeerTips
 from node.preview import Preview
 
 if TYPE_CHECKING:
@@ -266,6 +267,7 @@ class ConsensusDriver:
         self.refused_for_time = 0
         self._peer_clocks: dict[bytes, float] = {}  # proposer -> our clock - its block time
         self._clock_warned_at = -CLOCK_WARN_EVERY_S
+        self.peer_tips = PeerTips()  # read-only: the peers' heads, for /ready (node.health)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -320,6 +322,7 @@ class ConsensusDriver:
                 self.host.faults.drop("consensus", "undecodable", sender)
                 log.debug("garbage consensus message from %s: %s", sender.hex()[:12], exc)
                 return
+            self.peer_tips.note_message(sender, message)
             self._perform(self.replica.on_message(sender, message))
         else:
             self.host.faults.drop("link", "unknown_frame", sender)
