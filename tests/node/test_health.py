@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -161,7 +162,9 @@ def test_config_reference_documents_every_key():
 
 
 def test_json_log_lines_are_objects_with_the_documented_fields():
-    record = logging.LogRecord("skillchain.node", logging.INFO, __file__, 1, "height %d", (7,), None)
+    record = logging.LogRecord(
+        "skillchain.node", logging.INFO, __file__, 1, "height %d", (7,), None
+    )
     entry = json.loads(JsonFormatter().format(record))
     assert entry["level"] == "INFO" and entry["logger"] == "skillchain.node"
     assert entry["message"] == "height 7"
@@ -169,8 +172,6 @@ def test_json_log_lines_are_objects_with_the_documented_fields():
     try:
         raise ValueError("boom")
     except ValueError:
-        import sys
-
         record.exc_info = sys.exc_info()
     assert "ValueError: boom" in json.loads(JsonFormatter().format(record))["exception"]
 

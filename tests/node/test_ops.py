@@ -200,7 +200,8 @@ def test_a_port_in_use_is_one_error_line_and_a_non_zero_exit(tmp_path, which):
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.startswith("error[")]
     assert len(lines) == 1, err
-    assert lines[0].startswith(f"error[port_in_use]: {which.split('_')[0]} address 127.0.0.1:{port}")
+    what = which.split("_")[0]
+    assert lines[0].startswith(f"error[port_in_use]: {what} address 127.0.0.1:{port}")
     assert which.replace("_port", "_host/") + which in lines[0]  # names the keys to change
     assert "error[port_in_use]" in (home / "node.log").read_text()
 
