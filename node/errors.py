@@ -6,7 +6,8 @@
     └── StartupError              this machine cannot run the node as configured
         ├── PortInUseError        a port we must listen on is taken
         ├── AddressUnavailable    the host to listen on is not an address of this machine
-        └── PortForbiddenError    no permission to listen there (a port below 1024)
+        ├── PortForbiddenError    no permission to listen there (a port below 1024)
+        └── LogFileError          the log file cannot be opened for appending
 
 A start-up error is the operator's to fix, not a peer's and not a bug, so it
 is never a traceback: the CLI prints ``error[<code>]: <what happened>; <what
@@ -26,6 +27,7 @@ from chain.errors import SkillchainError
 
 __all__ = [
     "AddressUnavailable",
+    "LogFileError",
     "PortForbiddenError",
     "PortInUseError",
     "StartupError",
@@ -49,6 +51,10 @@ class AddressUnavailable(StartupError):
 
 class PortForbiddenError(StartupError):
     code = "port_forbidden"
+
+
+class LogFileError(StartupError):
+    code = "log_file_error"
 
 
 @contextmanager

@@ -92,19 +92,20 @@ def configure_logging(
     formatter: logging.Formatter = JsonFormatter() if fmt == "json" else logging.Formatter(
         TEXT_FORMAT
     )
+    handlers: list[logging.Handler] = []
+    handler = None
+    if path is not None:  # opened first: an OSError here leaves logging as it was
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = _ReopenableFileHandler(path, encoding="utf-8")
+        handlers.append(handler)
+    if path is None or (sys.stderr.isatty() if stderr is None else stderr):
+        handlers.append(logging.StreamHandler(sys.stderr))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
         old.close()
     root.setLevel(level)
-    handler = None
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = _ReopenableFileHandler(path, encoding="utf-8")
-        handler.setFormatter(formatter)
-        root.addHandler(handler)
-    if path is None or (sys.stderr.isatty() if stderr is None else stderr):
-        console = logging.StreamHandler(sys.stderr)
-        console.setFormatter(formatter)
-        root.addHandler(console)
+    for new in handlers:
+        new.setFormatter(formatter)
+        root.addHandler(new)
     return LogSetup(path, handler)

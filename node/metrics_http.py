@@ -6,8 +6,9 @@ reachable by platforms — no longer serves /metrics at all (its figures name
 peers and say how loaded the node is). The listener has budgets like the
 RPC's, scaled to a handful of scrapers: ``MAX_CONNECTIONS`` in total,
 ``MAX_PER_ADDRESS`` per address, ``RATE_PER_S`` requests per second per
-address (burst 2x), the same silent-connection and keep-alive timeouts; a
-refusal is counted as ``skillchain_dropped_total{source="metrics"}``.
+address (burst 2x), the same silent-connection and keep-alive timeouts. A
+connection refused is counted as ``skillchain_dropped_total{source="metrics"}``,
+a request refused (``rate_limited``) as the RPC's are, with source ``rpc``.
 """
 
 from __future__ import annotations

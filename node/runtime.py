@@ -46,7 +46,7 @@ from consensus.messages import CertifiedBlock, max_block_bytes
 from node.byzantine import Byzantine
 from node.config import NodeConfig, load_config
 from node.consensus_driver import TICK_S, ConsensusDriver, DriverSettings, fail_stop
-from node.errors import listening
+from node.errors import LogFileError, listening
 from node.evidence import MAX_PAGE, EvidenceBook
 from node.executor import Execution, Executor
 from node.health import Readiness, assess
@@ -540,7 +540,15 @@ def run_node(home: str | Path, log_level: str | None = None, log_format: str | N
     home = Path(home)
     config = load_config(home)
     path = None if config.log_file == "-" else home / config.log_file
-    logs = configure_logging(log_level or config.log_level, log_format or config.log_format, path)
+    try:
+        logs = configure_logging(
+            log_level or config.log_level, log_format or config.log_format, path
+        )
+    except OSError as exc:
+        raise LogFileError(
+            f"cannot open the log file {path}: {exc.strerror}; check log_file in config.json "
+            "and that the node's user may write there"
+        ) from None
     log.info("skillchain %s starting in %s", package_version(), home)
     tune_gc()
     raise_fd_limit()  # before LevelDB or any socket opens (node/listeners.py)

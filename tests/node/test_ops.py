@@ -214,6 +214,15 @@ def test_a_bad_config_key_stops_the_start_with_bad_config(tmp_path):
     assert err.startswith("error[bad_config]: ") and "metrics_port" in err
 
 
+def test_an_unwritable_log_file_is_one_error_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    home = one_home(tmp_path, log_file=str(tmp_path / "file" / "node.log"))  # under a file
+    proc = start(home)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in err
+    assert err.startswith("error[log_file_error]: cannot open the log file ")
+
+
 def test_json_log_format_and_a_separate_metrics_listener(tmp_path):
     metrics_port = free_base_port(1)
     home = one_home(tmp_path, metrics_port=metrics_port)
