@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import time
 from collections import defaultdict, deque
@@ -89,6 +90,10 @@ batch is dropped (the tx stays in its origin's mempool: delayed, not lost)."""
 ADMIT_NOW_BYTES = 4 << 20
 """Queued gossip a preview admits at once before it is read (~0.1 s of work)."""
 SUBSCRIBER_QUEUE = 1_000
+STOP_TIMEOUT_S = 10.0
+"""SIGTERM to exit, at most: a stop that waits on a wedged link task (or a client that
+never reads) must not keep the process, and its port, for ever; every committed
+height and every vote is on disk before it is acknowledged, so nothing is lost."""
 
 
 class Node:
@@ -521,14 +526,28 @@ async def _serve(home: Path, logs: LogSetup) -> None:
     except BaseException as exc:
         if isinstance(exc, SkillchainError):  # the CLI prints it too, as error[code]
             log.error("cannot start: error[%s]: %s", exc.code, exc.message)
-        await node.stop()  # a port in use, say: close the store before the error is shown
+        with contextlib.suppress(Exception):  # the start's error is the one to report
+            await node.stop()  # a port in use, say: close the store before it is shown
         raise
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("stopping")
-    await node.stop()
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(node.stop(), STOP_TIMEOUT_S)
+    except TimeoutError:
+        log.warning(
+            "stopping took more than %.0f s; exiting now (everything acknowledged is already "
+            "durable)", STOP_TIMEOUT_S,
+        )
+        logging.shutdown()
+        os._exit(0)  # what is left may not even end when cancelled: do not wait for it
+    took = time.monotonic() - started
+    if took >= STOP_TIMEOUT_S:
+        log.warning("stopping took %.1f s (a task ignored the first cancellation)", took)
+    log.info("stopped")
 
 
 def run_node(home: str | Path, log_level: str | None = None, log_format: str | None = None) -> None:

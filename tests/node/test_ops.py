@@ -248,5 +248,6 @@ def test_json_log_format_and_a_separate_metrics_listener(tmp_path):
     assert {"time", "level", "logger", "message"} <= set(entries[0])
     messages = [e["message"] for e in entries]
     assert any(m.startswith("metrics on 127.0.0.1:") for m in messages)
-    assert any(m.startswith("committed height") for m in messages) and "stopping" in messages
+    assert any(m.startswith("committed height") for m in messages)
+    assert messages[-2:] == ["stopping", "stopped"]
     assert os.path.exists(home / "node.log")
