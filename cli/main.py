@@ -56,7 +56,29 @@ json_option = click.option(
 )
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: the package version and the formats this build reads and speaks."""
+    if not value or ctx.resilient_parsing:
+        return
+    from node.version import build_info
+
+    info = build_info()
+    click.echo(
+        f"skillchain {info['version']} (store format {info['store_format']}, "
+        f"link protocol {info['link_protocol']}, Python {info['python']})"
+    )
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print the version, store format and link protocol, and exit.",
+)
 def main() -> None:
     """skillchain: the Jiangxi vocational-training subsidy ledger.
 
@@ -288,17 +310,35 @@ def node() -> None:
     required=True,
     help="The node's home (config.json, genesis.json, validator.key, data/).",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Overrides log_level in config.json (default INFO).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    help="Overrides log_format in config.json: text for people, json (one object a line) "
+    "for log shippers.",
+)
 @friendly_errors
-def node_start(home: Path) -> None:
+def node_start(home: Path, log_level: str | None, log_format: str | None) -> None:
     """Run a validator in the foreground until SIGTERM or Ctrl-C.
+
+    The log goes to log_file in config.json (HOME/node.log by default; also to
+    the terminal when there is one). SIGHUP reopens it (after logrotate) and
+    never stops the node; SIGTERM and Ctrl-C stop it cleanly. Probes: GET
+    /health (alive) and /ready (synced and connected to a quorum: 200, else 503).
+    Every config key: docs/config.md.
 
     \b
     Example:
       skillchain node start --home net/node0
+      skillchain node start --home net/node0 --log-level DEBUG --log-format json
     """
     from node.runtime import run_node
 
-    run_node(home)
+    run_node(home, log_level.upper() if log_level else None, log_format)
 
 
 @main.group()

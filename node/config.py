@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from chain.errors import InputError
+from node.logs import LogFormat, LogLevel
 
 __all__ = [
     "TLS_FILE_KEYS",
@@ -90,6 +91,20 @@ class NodeConfig(BaseModel):
             ipaddress.ip_network(entry, strict=False)  # ValueError: reported as bad_config
         return value
     mempool_max_txs: Annotated[int, Field(ge=100)] = 100_000
+    # -- operations (node/logs.py, node/health.py; docs/config.md) --
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat = "text"
+    log_file: Annotated[str, Field(min_length=1, max_length=4096)] = "node.log"
+    """Relative to the home, or absolute; ``-`` for stderr only (reopened on SIGHUP)."""
+    metrics_host: Annotated[str, Field(min_length=1, max_length=255)] = "127.0.0.1"
+    metrics_port: Port | None = None
+    """When set, /metrics is served on metrics_host:metrics_port and not on the RPC."""
+
+    @model_validator(mode="after")
+    def _metrics_port_is_its_own(self) -> NodeConfig:
+        if self.metrics_port is not None and self.metrics_port in (self.rpc_port, self.p2p_port):
+            raise ValueError("metrics_port must differ from rpc_port and p2p_port")
+        return self
 
     # -- TLS and link liveness (node/tls.py, node/links.py; node/README.md) --------
     tls_cert_file: str | None = None
@@ -163,7 +178,7 @@ def load_config(home: str | Path) -> NodeConfig:
         ) from None
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None
     _check_files(home, config)

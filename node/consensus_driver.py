@@ -115,6 +115,7 @@ from node.compact import CompactProposals
 from node.evidence import EvidenceBook
 from node.executor import MAX_FUTURE_DRIFT_S
 from node.faults import Faults
+from node.health import PeerTips
 from node.preview import Preview
 
 if TYPE_CHECKING:
@@ -317,6 +318,7 @@ class ConsensusDriver:
         self.refused_for_time = 0
         self._peer_clocks: dict[bytes, float] = {}  # proposer -> our clock - its block time
         self._clock_warned_at = -CLOCK_WARN_EVERY_S
+        self.peer_tips = PeerTips()  # read-only: the peers' heads, for /ready (node.health)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -373,6 +375,7 @@ class ConsensusDriver:
                 self.host.faults.drop("consensus", "undecodable", sender)
                 log.debug("garbage consensus message from %s: %s", sender.hex()[:12], exc)
                 return
+            self.peer_tips.note_message(sender, message)
             self._perform(self.replica.on_message(sender, message))
         else:
             self.host.faults.drop("link", "unknown_frame", sender)
@@ -454,6 +457,7 @@ class ConsensusDriver:
             self._tips_checked = now
             behind = self.replica.height
             for peer, tip in sorted(self.links.peer_tips().items()):
+                self.peer_tips.note_head(peer, tip)  # /ready on an idle chain (node.health)
                 if tip >= behind:  # the replica asks at most once per base timeout
                     self._perform(self.replica.on_peer_tip(peer, tip))
 

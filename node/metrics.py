@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from node.faults import Faults
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "family", "label"]
 
 _LATENCY_BUCKETS_MS = (50, 100, 250, 500, 1000, 2000, 5000, 10000)
 
@@ -107,3 +107,19 @@ class Metrics:
         lines.append(f"skillchain_commit_latency_ms_count {self.latency_count}")
         lines += self.faults.render()
         return "\n".join(lines) + "\n"
+
+
+def label(text: str) -> str:
+    """A Prometheus label value: backslash, quote and newline escaped."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def family(
+    name: str, kind: str, help_text: str, samples: list[tuple[dict[str, str], float]]
+) -> list[str]:
+    """The lines of one metric family: HELP, TYPE and a sample per label set."""
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    for labels, value in samples:
+        tags = ",".join(f'{key}="{label(str(val))}"' for key, val in labels.items())
+        lines.append(f"{name}{{{tags}}} {value}" if tags else f"{name} {value}")
+    return lines

@@ -15,6 +15,48 @@ _ERROR = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
 _JSON = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+_HEALTH = {
+    "description": "Alive",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"alive": {"const": True}, "version": {"type": "string"}},
+            }
+        }
+    },
+}
+_CHECK = {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}
+_READY = {
+    "description": "Readiness and its checks",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["ready", "checks"],
+                "properties": {
+                    "ready": {"type": "boolean"},
+                    "code": {"const": "not_ready"},
+                    "message": {"type": "string"},
+                    "checks": {
+                        "type": "object",
+                        "properties": {
+                            "synced": {
+                                **_CHECK,
+                                "description": "height, known_tip, behind_blocks, "
+                                "max_lag_blocks",
+                            },
+                            "quorum": {
+                                **_CHECK,
+                                "description": "validators_connected, quorum, validators",
+                            },
+                        },
+                    },
+                },
+            }
+        }
+    },
+}
 _HASH = {
     "name": "hash",
     "in": "path",
@@ -158,7 +200,13 @@ OPENAPI: dict[str, Any] = {
                 ],
             )
         },
-        "/v1/status": {"get": _op("Node status: height, view, peers, mempool, sync state")},
+        "/v1/status": {
+            "get": _op(
+                "Node status: height, view, peers, mempool, sync state; version and build, "
+                "last_block_height, last_block_time (Unix s, the head's primary's clock) and "
+                "last_block_time_utc, last_commit_age_s, ready, known_tip, catching_up"
+            )
+        },
         "/v1/query/{name}": {
             "get": _op(
                 "Contract queries: progress, class, claim, provider_stats, city_stats; "
@@ -188,8 +236,24 @@ OPENAPI: dict[str, Any] = {
         "/v1/openapi.json": {"get": _op("This document")},
         "/metrics": {
             "get": {
-                "summary": "Prometheus metrics",
+                "summary": "Prometheus metrics (not here when metrics_port is set in "
+                "config.json: then on metrics_host:metrics_port)",
                 "responses": {"200": {"description": "text/plain"}},
+            }
+        },
+        "/health": {
+            "get": {
+                "summary": "Liveness: 200 whenever the process serves HTTP",
+                "responses": {"200": _HEALTH},
+            }
+        },
+        "/ready": {
+            "get": {
+                "summary": "Readiness: 200 when synced (head at most 2 blocks below the tip "
+                "f+1 validators are known to have) and linked both ways to a quorum of "
+                "validators (this node included); 503 otherwise, `code` `not_ready` and a "
+                "`message` naming each failing check",
+                "responses": {"200": _READY, "503": _READY},
             }
         },
     },

@@ -179,6 +179,8 @@ class NodeApi(Protocol):
     def query(self, name: str, params: dict[str, str]) -> dict[str, Any]: ...
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]: ...
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None: ...
+    def health(self) -> dict[str, Any]: ...
+    def readiness(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,8 @@ class RpcSettings:
     ssl_context: ssl.SSLContext | None = None
     """HTTPS when set (``node.tls.rpc_context``); the handshake runs inside the
     connection budget (``node.listeners.guarded``)."""
+    serve_metrics: bool = True
+    """False when /metrics has a listener of its own (``node.metrics_http``)."""
 
     @classmethod
     def from_config(cls, config: Any, allowance: int) -> RpcSettings:
@@ -214,6 +218,7 @@ class RpcSettings:
             max_connections_per_address=max(
                 1, min(config.rpc_max_connections_per_address, total // 4)
             ),
+            serve_metrics=getattr(config, "metrics_port", None) is None,
         )
 
 
@@ -664,9 +669,12 @@ def build_app(node: NodeApi, settings: RpcSettings | None = None) -> web.Applica
             web.get("/v1/evidence", handlers.evidence),
             web.get("/v1/stream", handlers.stream),
             web.get("/v1/openapi.json", handlers.openapi),
-            web.get("/metrics", handlers.metrics),
+            web.get("/health", handlers.health),
+            web.get("/ready", handlers.ready),
         ]
     )
+    if settings.serve_metrics:
+        app.add_routes([web.get("/metrics", handlers.metrics)])
     return app
 
 
@@ -933,6 +941,15 @@ class _Handlers:
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(text=self.node.metrics(), content_type="text/plain", charset="utf-8")
+
+    async def health(self, request: web.Request) -> web.Response:
+        """Alive: answered whenever the process serves (``node.health``)."""
+        return web.json_response(self.node.health())
+
+    async def ready(self, request: web.Request) -> web.Response:
+        """Synced and connected to a quorum: 200, else 503 saying which check fails."""
+        body = self.node.readiness()
+        return web.json_response(body, status=200 if body["ready"] else 503)
 
     async def openapi(self, request: web.Request) -> web.Response:
         from node.openapi import OPENAPI

@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import gc
 import logging
+import os
 import signal
 import time
 from collections import defaultdict, deque
@@ -38,6 +39,7 @@ from aiohttp import web
 
 import contracts
 from chain.codec import Value
+from chain.errors import SkillchainError
 from chain.genesis import load_genesis
 from chain.types import Block, CommitCertificate, ReceiptStatus, Tx
 from chain.validators import ValidatorSet
@@ -46,17 +48,23 @@ from consensus.messages import CertifiedBlock, max_block_bytes
 from node.byzantine import Byzantine
 from node.config import NodeConfig, load_config
 from node.consensus_driver import TICK_S, ConsensusDriver, driver_settings, fail_stop
+from node.errors import LogFileError, listening
 from node.evidence import MAX_PAGE, EvidenceBook
 from node.executor import Execution, Executor
+from node.health import Readiness, assess
 from node.keys import load_key
 from node.links import PeerNetwork
 from node.listeners import connection_allowance, raise_fd_limit
+from node.logs import LogSetup, configure_logging
 from node.mempool import Admission, ContractAdmission, Mempool, MempoolLimits
 from node.metrics import Metrics
+from node.metrics_http import start_metrics
+from node.ops import POLL_S, Operations
 from node.peerset import Membership, PeerSet, compute_peer_set, find_removal
 from node.queries import run_query
 from node.rpc import RpcSettings, start_rpc
 from node.tls import link_tls, rpc_context
+from node.version import package_version
 from storage.store import Store, TxLocation
 from storage.wal import WriteAheadLog
 
@@ -88,6 +96,10 @@ SUBSCRIBER_QUEUE = 1_000
 NEXT_KEY_FILE = "validator.next.key"
 """A rotated key waiting for its height (docs/runbook-rotate-key.md)."""
 NOT_A_VALIDATOR = "not_a_validator"
+STOP_TIMEOUT_S = 10.0
+"""SIGTERM to exit, at most: a stop that waits on a wedged link task (or a client that
+never reads) must not keep the process, and its port, for ever; every committed
+height and every vote is on disk before it is acknowledged, so nothing is lost."""
 
 
 class Node:
@@ -149,23 +161,33 @@ class Node:
             byzantine=self.byzantine,
             evidence=EvidenceBook(self.store),  # persisted, reloaded here (node.evidence)
         )
+        self.ops = Operations(self, self.consensus.peer_tips, self.home / "data")
         self._runner: web.AppRunner | None = None
+        self._metrics_runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
+        config = self.config
         self.links.set_tip(self.store.head.height)
-        await self.links.start(self.config.p2p_host, self.config.p2p_port)
+        with listening("p2p", config.p2p_host, config.p2p_port, "p2p_host/p2p_port"):
+            await self.links.start(config.p2p_host, config.p2p_port)
         self.consensus.start()
         self._tasks.append(asyncio.create_task(self._tick_loop()))
-        rpc_settings = RpcSettings.from_config(self.config, connection_allowance())
-        self._runner = await start_rpc(
-            self, dataclasses.replace(rpc_settings, ssl_context=self.rpc_tls)
-        )
+        rpc_settings = RpcSettings.from_config(config, connection_allowance())
+        with listening("rpc", config.rpc_host, config.rpc_port, "rpc_host/rpc_port"):
+            self._runner = await start_rpc(
+                self, dataclasses.replace(rpc_settings, ssl_context=self.rpc_tls)
+            )
+        if config.metrics_port is not None:
+            self._metrics_runner = await start_metrics(
+                self, config.metrics_host, config.metrics_port
+            )
         self._tasks.append(asyncio.create_task(self._gossip_loop()))
         self._tasks.append(asyncio.create_task(self._admit_loop()))
+        self._tasks.append(asyncio.create_task(self._ops_loop()))
         log.info(
             "node %s up: height %d, rpc %s:%d",
             self.config.moniker,
@@ -183,8 +205,9 @@ class Node:
                     waiter.set_exception(TimeoutError())
         await self.links.stop()
         self.consensus.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in (self._runner, self._metrics_runner):
+            if runner is not None:
+                await runner.cleanup()
         self.store.close()
         self._stopped.set()
 
@@ -286,6 +309,12 @@ class Node:
                 self.consensus.tick()
             except Exception:  # ours: the driver answers a peer's faults itself
                 fail_stop("ticking the consensus driver")
+            self.ops.after_tick()
+
+    async def _ops_loop(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_S)
+            self.ops.poll()
 
     # -- what the consensus driver needs (``node.consensus_driver.DriverHost``) ----
 
@@ -389,7 +418,11 @@ class Node:
         self.executor.verify(block, now_s)
 
     def commit_block(self, block: Block, certificate: CommitCertificate) -> None:
+        started = time.perf_counter()
         self.on_committed(self.executor.commit(block, certificate))
+        self.ops.on_commit(
+            block.header.height, len(block.txs), (time.perf_counter() - started) * 1000
+        )
 
     def parent_time(self) -> int:
         return self.executor.parent_time()
@@ -490,7 +523,50 @@ class Node:
             **self.consensus.status(),
             "mempool_txs": len(self.mempool),
             "mempool_bytes": self.mempool.size_bytes,
+            **self.ops.status_fields(),
         }
+
+    # -- operations (``node.ops``, ``node.health``) ----------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return {"alive": True, "version": package_version()}
+
+    def readiness_now(self) -> Readiness:
+        keys = {v.public_key for v in self.executor.validator_set().validators}
+        return assess(
+            self.store.head.height,
+            self.consensus.peer_tips,
+            keys,
+            self.signer.public_key,
+            self.linked_validators(),
+        )
+
+    def readiness(self) -> dict[str, Any]:
+        return self.readiness_now().to_json()
+
+    def linked_validators(self) -> set[bytes]:
+        """Validators with a link up in both directions (we send to them, they to us)."""
+        stats = self.links.peer_stats()
+        return {k for k, s in stats.items() if s.connected_out and s.connections_in}
+
+    def validator_names(self) -> dict[bytes, str]:
+        """The other validators of the set in force, by key (bureau names: public)."""
+        me = self.signer.public_key
+        return {
+            v.public_key: v.name
+            for v in self.executor.validator_set().validators
+            if v.public_key != me
+        }
+
+    def view_state(self) -> tuple[int, int, int]:
+        replica = self.consensus.replica
+        return replica.height, replica.view, self.consensus.view_changes
+
+    def wal_bytes(self) -> int:
+        return self.consensus.wal.size_bytes()
+
+    def last_block_time(self) -> int:
+        return self.executor.parent_time()
 
     def validators(self) -> list[dict[str, Any]]:
         return [
@@ -510,7 +586,8 @@ class Node:
         self.counters.speculations = self.executor.speculations
         self.counters.speculation_hits = self.executor.speculation_hits
         self.consensus.update_metrics(self.counters)
-        return self.counters.render() + "".join(f"{line}\n" for line in self.links.metric_lines())
+        lines = self.links.metric_lines() + self.ops.metric_lines()
+        return self.counters.render() + "".join(f"{line}\n" for line in lines)
 
     def query(self, name: str, params: dict[str, str]) -> dict[str, Any]:
         return run_query(self.store, name, params)
@@ -526,26 +603,61 @@ class _HistoricReader:
         return self._tree.get(key, self._version)
 
 
-async def _serve(home: Path) -> None:
+async def _serve(home: Path, logs: LogSetup) -> None:
     node = Node(home)
-    await node.start()
     loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, logs.reopen)  # never stops the node
+    try:
+        await node.start()
+    except BaseException as exc:
+        if isinstance(exc, SkillchainError):  # the CLI prints it too, as error[code]
+            log.error("cannot start: error[%s]: %s", exc.code, exc.message)
+        with contextlib.suppress(Exception):  # the start's error is the one to report
+            await node.stop()  # a port in use, say: close the store before it is shown
+        raise
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("stopping")
-    await node.stop()
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(node.stop(), STOP_TIMEOUT_S)
+    except TimeoutError:
+        log.warning(
+            "stopping took more than %.0f s; exiting now (everything acknowledged is already "
+            "durable)", STOP_TIMEOUT_S,
+        )
+        logging.shutdown()
+        os._exit(0)  # what is left may not even end when cancelled: do not wait for it
+    took = time.monotonic() - started
+    if took >= STOP_TIMEOUT_S:
+        log.warning("stopping took %.1f s (a task ignored the first cancellation)", took)
+    log.info("stopped")
 
 
-def run_node(home: str | Path) -> None:
-    """Run a validator until SIGTERM/SIGINT."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def run_node(home: str | Path, log_level: str | None = None, log_format: str | None = None) -> None:
+    """Run a validator until SIGTERM/SIGINT; SIGHUP reopens the log file (``node.logs``).
+
+    ``log_level`` and ``log_format`` override the config's ``log_level``/``log_format``.
+    """
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the loop handles it: never fatal
+    home = Path(home)
+    config = load_config(home)
+    path = None if config.log_file == "-" else home / config.log_file
+    try:
+        logs = configure_logging(
+            log_level or config.log_level, log_format or config.log_format, path
+        )
+    except OSError as exc:
+        raise LogFileError(
+            f"cannot open the log file {path}: {exc.strerror}; check log_file in config.json "
+            "and that the node's user may write there"
+        ) from None
+    log.info("skillchain %s starting in %s", package_version(), home)
     tune_gc()
     raise_fd_limit()  # before LevelDB or any socket opens (node/listeners.py)
-    asyncio.run(_serve(Path(home)))
+    asyncio.run(_serve(home, logs))
 
 
 def tune_gc() -> None:

@@ -50,10 +50,12 @@ from chain.errors import CorruptStoreError, DecodeError, ForeignStoreError, Stor
 from chain.types import Block, CommitCertificate, Receipt, header_hash
 from storage.state_tree import StateTree, TreeUpdate
 
-__all__ = ["Head", "StateSnapshot", "Store", "TxLocation"]
+__all__ = ["STORE_FORMAT", "Head", "StateSnapshot", "Store", "TxLocation"]
 
 _MAGIC = "skillchain-store"
 _FORMAT = 1
+STORE_FORMAT = _FORMAT
+"""The on-disk layout this build reads and writes (refused when another: ``_check_meta``)."""
 _META = b"m/meta"
 _HEAD = b"m/head"
 
