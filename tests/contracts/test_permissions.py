@@ -9,15 +9,16 @@ import pytest
 import contracts
 from contracts import KINDS, PERMISSIONS, Overlay, check_permission
 from contracts import errors as E
-from contracts.kinds import BODIES
-from tests.contracts.helpers import ADMIN, BUREAU, ORGANIZER, PROVIDER, Chain
+from contracts.kinds import BODIES, V2_KINDS
+from tests.contracts.helpers import ADMIN, BUREAU, ORGANIZER, PROVIDER, Chain, make_genesis
 
 ROLE_KEYS = {"admin": ADMIN, "bureau": BUREAU, "provider": PROVIDER, "organizer": ORGANIZER}
 EXPECTED = {
     "admin": {"registry.register_actor", "registry.suspend_actor", "registry.reinstate_actor",
               "registry.rotate_key", "registry.publish_occupation",
               "registry.update_occupation", "registry.publish_policy", "registry.set_fund",
-              "registry.set_params",
+              "registry.set_params", "registry.publish_rules", "registry.set_calendar",
+              "registry.declare_succession",
               "registry.propose_validator_change"},
     "bureau": {"registry.rotate_key", "registry.propose_validator_change",
                "registry.approve_validator_change", "enrolment.attest_category",
@@ -31,6 +32,7 @@ EXPECTED = {
     "organizer": {"registry.rotate_key", "settlement.file_claim"},
 }
 CHAIN = Chain()
+CHAIN2 = Chain(genesis=make_genesis(rules_version=2))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -40,7 +42,9 @@ def test_every_role_and_kind(role: str, kind: str) -> None:
     got = check_permission(Overlay(CHAIN.base), tx)
     assert got == (None if kind in EXPECTED[role] else E.NOT_PERMITTED)
     if got is not None:  # the executor enforces the same table
-        assert Chain().send(ROLE_KEYS[role], kind, []).code == E.NOT_PERMITTED
+        v1 = E.UNKNOWN_KIND if kind in V2_KINDS else E.NOT_PERMITTED  # v1: never existed
+        assert Chain().send(ROLE_KEYS[role], kind, []).code == v1
+        assert CHAIN2.send(ROLE_KEYS[role], kind, []).code == E.NOT_PERMITTED
 
 
 def test_unknown_kind_sender_and_suspended() -> None:
