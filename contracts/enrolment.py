@@ -132,7 +132,8 @@ def process_attest_category(state: Overlay, call: Call, body: K.AttestCategory) 
     if rules is None:
         require(body.category in SPECIAL_GROUPS, E.BAD_BODY, category_v1_message())
     else:
-        require(body.category in rules.groups and body.category != "general", E.UNKNOWN_GROUP,
+        known = (*rules.groups, *rules.special_groups)
+        require(body.category in known and body.category != "general", E.UNKNOWN_GROUP,
                 f"{body.category!r} is not a group of the policy in force")
     before = get_categories(state, body.trainee)
     attestation = Attestation(body.category, body.evidence_hash, body.valid_from,

@@ -93,6 +93,7 @@ from chain.errors import DecodeError
 from chain.genesis import CERTIFICATE_TYPES, FUND_SOURCES, ROLES, SPECIAL_GROUPS
 from chain.records import Bytes32, Record, record
 from contracts import errors as E
+from contracts.kinds_v2 import V2_KINDS, DeclareSuccession, PublishRules, SetCalendar
 from contracts.model import Params, PolicyVersion
 from contracts.privacy import find_personal_data_in
 
@@ -517,56 +518,6 @@ class PublishPolicy(PolicyVersion):
             raise DecodeError("a percent field is above 100")
         if self.daily_cap_seconds == 0 or self.face_check_interval_seconds == 0:
             raise DecodeError("daily_cap_seconds and face_check_interval_seconds must be > 0")
-
-
-@record
-class PublishRules(Record):
-    effective_from: int
-    class_backdate_seconds: int
-    upload_delay_seconds: int
-    min_study_day_seconds: int
-    publicity_working_days: int
-    groups: tuple[str, ...]
-    special_groups: tuple[str, ...]
-
-    def _check(self) -> None:
-        _count(self.groups, 64, "groups")
-        for group in (*self.groups, *self.special_groups):
-            _code(group, "groups")
-        if len(self.special_groups) > 64:
-            raise DecodeError("special_groups: at most 64")
-        if self.publicity_working_days > 366:
-            raise DecodeError("publicity_working_days: at most 366")
-
-
-@record
-class SetCalendar(Record):
-    non_working_days: tuple[int, ...]
-    working_days: tuple[int, ...]
-
-    def _check(self) -> None:
-        if len(self.non_working_days) > 4000 or len(self.working_days) > 4000:
-            raise DecodeError("non_working_days, working_days: at most 4000 days each")
-
-
-@record
-class DeclareSuccession(Record):
-    code: str
-    edition: int
-    successor_code: str
-    successor_edition: int
-    level: int
-
-    def _check(self) -> None:
-        _text(self.code, "code", 16)
-        _text(self.successor_code, "successor_code", 16)
-        if not 1 <= self.level <= 5:
-            raise DecodeError("level: must be 1..5")
-
-
-V2_KINDS = frozenset({"registry.publish_rules", "registry.set_calendar",
-                      "registry.declare_succession"})
-"""Kinds that exist from rules version 2 on; a v1 chain refuses them as unknown."""
 
 
 @record

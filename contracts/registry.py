@@ -359,8 +359,6 @@ def process_publish_rules(state: Overlay, call: Call, body: K.PublishRules) -> E
     require_not_retroactive(call, body.effective_from)
     require(body.effective_from > rules.versions[-1].effective_from, E.NOT_NEWER,
             "a rules version must start after the latest one")
-    require(set(body.special_groups) <= set(body.groups), E.UNKNOWN_GROUP,
-            "every special group must be one of the groups")
     version = RulesVersion(*(getattr(body, f) for f in RulesVersion._fields))
     state.put(RULES_KEY, RulesHistory(rules.version, (*rules.versions, version)))
     return [Event("registry.rules_published", [body.effective_from])]

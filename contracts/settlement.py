@@ -255,7 +255,7 @@ def process_file_claim(state: Overlay, call: Call, body: K.FileClaim) -> Events:
     policy = get_policy_at(state, cert.issue_date)
     require(call.time <= cert.issue_date + policy.claim_window_seconds, E.CLAIM_WINDOW_CLOSED,
             "the claim window after the certificate date has closed")
-    groups = policy.eligible_groups if rules is None else rules.groups
+    groups = policy.eligible_groups if rules is None else (*rules.groups, *rules.special_groups)
     require("general" in groups
             or is_in_group(state, body.trainee, groups, cert.issue_date),
             E.NOT_ELIGIBLE_GROUP, "the trainee belongs to no eligible group")
