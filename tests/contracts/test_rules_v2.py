@@ -152,7 +152,7 @@ def test_status_outside_the_training_days_pays_nothing():
     assert filed(receipt)[2] == 0
 
 
-# -- 3. a future-dated catalogue update changes money now --------------------------------------------
+# -- 3. a future-dated catalogue update changes money now -----------------------------------------
 def occupation_update(effective_from: int, theory_s: int) -> list:
     return [OCC[0], OCC[1], OCC[2], "电子商务师", theory_s, 4 * HOUR, True, ["skill_level"],
             effective_from, [["skill_level", "", 200_000]]]
@@ -189,7 +189,7 @@ def test_the_new_terms_apply_from_their_date():
     assert complete is False and training < 200_000
 
 
-# -- 4. retroactive policy -----------------------------------------------------------------------------
+# -- 4. retroactive policy ------------------------------------------------------------------------
 def policy_body(effective_from: int, publicity_s: int = 5 * DAY) -> list:
     return [effective_from, 8 * HOUR, 1800, 2700, 50, 2, 365 * DAY, LIVING_FEN, 30, 10_000, 60,
             publicity_s, ["general"]]
@@ -208,7 +208,7 @@ def test_versions_dated_before_the_block_time_are_refused():
     assert v1.send(ADMIN, "registry.publish_policy", policy_body(v1.time - DAY)).code == ""
 
 
-# -- 5. publicity period fixed when listed, in working days ---------------------------------------------
+# -- 5. publicity period fixed when listed, in working days ---------------------------------------
 def listed_claim(chain: Chain) -> tuple[bytes, int]:
     complete_hours(chain, 1)
     receipt, claim_id = certify_and_file(chain, 1)
@@ -274,7 +274,7 @@ def test_the_admin_calendar_moves_the_end_of_a_listing():
     assert Chain().send(ADMIN, "registry.set_calendar", [[], []]).code == "unknown_kind"
 
 
-# -- 7. daily cap across midnight; offline records bounded -------------------------------------------------
+# -- 7. daily cap across midnight; offline records bounded ----------------------------------------
 def test_the_daily_cap_counts_each_day_a_session_touches():
     chain = world2()
     evening = CST_MIDNIGHT - 4 * HOUR                      # 20:00-04:00 CST
@@ -308,7 +308,7 @@ def test_an_offline_record_is_bounded_like_a_session():
     assert v1.send(BUREAU, "learning.record_offline_practice", off).code == ""
 
 
-# -- 11. groups as a table in state; succession across editions ------------------------------------------
+# -- 11. groups as a table in state; succession across editions -----------------------------------
 def test_groups_are_a_policy_table():
     groups = ["general", "registered_unemployed", "rural_migrant_worker", "poor_rural_labourer"]
     chain = world2(groups=groups, special_groups=["poor_rural_labourer", "registered_unemployed"])
@@ -344,3 +344,22 @@ def test_a_declared_successor_counts_for_the_once_only_rule():
 def test_genesis_without_rules_version_is_v1():
     assert make_genesis().params.rules_version == 1
     assert make_genesis(rules_version=2).params.rules_version == 2
+
+
+# -- 8. reads: the policy in force and the public listing -----------------------------------------
+def test_policy_and_publicity_queries():
+    from contracts.queries import query_policy, query_publicity
+
+    chain = world2(publicity_working_days=5)
+    chain.run([], advance_s=5 * DAY)
+    claim_id, until = listed_claim(chain)
+    answer, keys = query_publicity(chain.view(), "360100")
+    assert [c["claim_id"] for c in answer["claims"]] == [claim_id.hex()]
+    assert answer["claims"][0]["until"] == until and answer["claims"][0]["training_fen"] > 0
+    assert keys and query_publicity(chain.view(), "360200")[0]["claims"] == []
+    policy, _ = query_policy(chain.view(), chain.time)
+    assert policy["rules_version"] == 2
+    assert policy["rules_in_force"]["publicity_working_days"] == 5
+    assert query_policy(world().view(), T0)[0]["rules_version"] == 1
+    chain.send(BUREAU, "settlement.pay_claim", [claim_id, h("pay")], advance_s=until - chain.time)
+    assert query_publicity(chain.view(), "360100")[0]["claims"] == []
