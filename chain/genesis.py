@@ -206,6 +206,15 @@ class Policy(_Strict):
     publicity_seconds: NonNegative
     eligible_groups: tuple[str, ...]
     illustrative: StrictBool = False
+    # Read only under params.rules_version 2 (contracts/README.md, "Rules versions"):
+    class_backdate_seconds: NonNegative = 7 * 86_400
+    upload_delay_seconds: NonNegative = 7 * 86_400
+    min_study_day_seconds: NonNegative = 4 * 2_700
+    publicity_working_days: Annotated[int, Field(ge=0, le=366, strict=True)] = 0
+    groups: tuple[str, ...] | None = None
+    """The groups eligible for the training subsidy (v2); None: ``eligible_groups``."""
+    special_groups: tuple[str, ...] = SPECIAL_GROUPS
+    """The groups that also receive the living allowance (v2)."""
 
     @field_validator("eligible_groups")
     @classmethod
@@ -214,6 +223,19 @@ class Policy(_Strict):
             if group not in SPECIAL_GROUPS and group != "general":
                 raise ValueError(f"unknown group {group!r}")
         return groups
+
+    @field_validator("groups", "special_groups")
+    @classmethod
+    def _group_codes(cls, groups: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for group in groups or ():
+            if not re.fullmatch(r"[a-z][a-z0-9_+\-]{0,63}", group):
+                raise ValueError(f"group {group!r} is not a code (a-z 0-9 _ + -)")
+        return groups
+
+    @property
+    def subsidy_groups(self) -> tuple[str, ...]:
+        """The v2 group table: ``groups``, or ``eligible_groups`` when not given."""
+        return self.eligible_groups if self.groups is None else self.groups
 
 
 class ChainParams(_Strict):
@@ -224,6 +246,11 @@ class ChainParams(_Strict):
     max_session_seconds: Annotated[int, Field(ge=60, le=86_400, strict=True)] = 12 * 3600
     min_session_seconds: Annotated[int, Field(ge=1, le=3_600, strict=True)] = 60
     shortfall_day_seconds: Annotated[int, Field(ge=3_600, le=86_400, strict=True)] = 8 * 3600
+    rules_version: Literal[1, 2] = 1
+    """The contract rules the chain runs (fixed at genesis): 1, the rules before issue 16
+    (the default, so every genesis written before it replays as it was made); 2, evidence
+    tied to enrolment, dated occupation terms, honest allowance days, no retroactive
+    policy, publicity fixed at listing (``contracts/README.md``, "Rules versions")."""
 
 
 class ConsensusParams(_Strict):

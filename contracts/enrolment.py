@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 
+from chain.genesis import SPECIAL_GROUPS
 from chain.types import Event
 from contracts import errors as E
 from contracts import kinds as K
 from contracts.context import Call
 from contracts.errors import fail, require, require_found
+from contracts.kinds import category_v1_message
 from contracts.model import (
+    DAY_OFFSET_S,
     Actor,
     Attestation,
     Categories,
@@ -29,11 +32,11 @@ from contracts.model import (
     class_trainees_key,
     enrolment_key,
 )
-from contracts.registry import get_occupation, is_city
+from contracts.registry import get_occupation, get_rules_at, is_city
 from contracts.state import Overlay
 from contracts.stats import on_city_stats, on_provider_stats
 
-__all__ = ["get_class", "get_enrolment", "is_in_group"]
+__all__ = ["get_class", "get_enrolment", "is_in_group", "is_in_group_on_day"]
 
 Events = list[Event]
 
@@ -63,6 +66,16 @@ def is_in_group(state: Overlay, trainee: bytes, groups: tuple[str, ...], time_s:
     )
 
 
+def is_in_group_on_day(
+    attestations: tuple[Attestation, ...], groups: tuple[str, ...] | frozenset[str], day: int
+) -> bool:
+    """True when an attestation of one of ``groups`` is valid at some time of CST ``day``."""
+    day_start = day * 86400 - DAY_OFFSET_S
+    day_end = day_start + 86400
+    return any(a.category in groups and a.valid_from < day_end and day_start < a.valid_until
+               for a in attestations)
+
+
 def process_open_class(state: Overlay, call: Call, body: K.OpenClass) -> Events:
     organizer = state.get_record(actor_key(body.organizer_id), Actor)
     require(state.get_record(class_key(body.class_id), Class) is None, E.CLASS_EXISTS,
@@ -72,6 +85,10 @@ def process_open_class(state: Overlay, call: Call, body: K.OpenClass) -> Events:
     get_occupation(state, body.occupation_code, body.edition, body.level)
     require(is_city(state, body.city), E.UNKNOWN_CITY, f"no city {body.city}")
     require(body.end > call.time, E.BAD_PERIOD, "the class period has already ended")
+    rules = get_rules_at(state, call.time)
+    if rules is not None and body.start < call.time - rules.class_backdate_seconds:
+        fail(E.CLASS_BACKDATED, f"a class may start at most {rules.class_backdate_seconds} s "
+             f"before it is opened (block time {call.time})")
     opened = Class(
         body.class_id, call.actor.actor_id, body.organizer_id, body.occupation_code,
         body.edition, body.level, body.city, body.start, body.end, body.planned_seconds,
@@ -111,6 +128,13 @@ def process_enrol(state: Overlay, call: Call, body: K.Enrol) -> Events:
 
 
 def process_attest_category(state: Overlay, call: Call, body: K.AttestCategory) -> Events:
+    rules = get_rules_at(state, call.time)
+    if rules is None:
+        require(body.category in SPECIAL_GROUPS, E.BAD_BODY, category_v1_message())
+    else:
+        known = (*rules.groups, *rules.special_groups)
+        require(body.category in known and body.category != "general", E.UNKNOWN_GROUP,
+                f"{body.category!r} is not a group of the policy in force")
     before = get_categories(state, body.trainee)
     attestation = Attestation(body.category, body.evidence_hash, body.valid_from,
                               body.valid_until, call.actor.actor_id, call.time)

@@ -141,6 +141,13 @@ PUBLICITY_OVER: Final = "publicity_over"
 BAD_RECOVERY_AMOUNT: Final = "bad_recovery_amount"
 NO_POLICY: Final = "no_policy"
 DATE_IN_FUTURE: Final = "date_in_future"
+# -- rules version 2 -------------------------------------------------------------
+BEFORE_ENROLMENT: Final = "before_enrolment"
+UPLOAD_TOO_LATE: Final = "upload_too_late"
+CLASS_BACKDATED: Final = "class_backdated"
+EFFECTIVE_IN_PAST: Final = "effective_in_past"
+OFFLINE_TOO_LONG: Final = "offline_too_long"
+UNKNOWN_GROUP: Final = "unknown_group"
 
 ALL_CODES: Final = frozenset(
     value for name, value in dict(globals()).items() if name.isupper() and isinstance(value, str)

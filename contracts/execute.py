@@ -45,8 +45,8 @@ from chain.types import Event, Receipt, ReceiptStatus, Tx
 from contracts import enrolment, learning, registry, settlement
 from contracts import errors as E
 from contracts.context import BlockContext, Call
-from contracts.errors import ContractError, require, require_found
-from contracts.kinds import BODIES, parse_body
+from contracts.errors import ContractError, fail, require, require_found
+from contracts.kinds import BODIES, V2_KINDS, parse_body
 from contracts.model import Expiry, Params, txseen_key
 from contracts.permissions import (
     PERMISSIONS,
@@ -81,6 +81,9 @@ HANDLERS: dict[str, Handler] = {
     "registry.publish_policy": registry.process_publish_policy,
     "registry.set_fund": registry.process_set_fund,
     "registry.set_params": registry.process_set_params,
+    "registry.publish_rules": registry.process_publish_rules,
+    "registry.set_calendar": registry.process_set_calendar,
+    "registry.declare_succession": registry.process_declare_succession,
     "registry.propose_validator_change": registry.process_propose_validator_change,
     "registry.approve_validator_change": registry.process_approve_validator_change,
     "registry.propose_validator_add": registry.process_propose_validator_add,
@@ -148,6 +151,12 @@ def require_fresh(state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes) -> 
     require_unseen(state, tx_hash)
 
 
+def require_kind_in_rules(state: Overlay, tx: Tx) -> None:
+    """A kind added by rules version 2 is unknown on a v1 chain, exactly as before it existed."""
+    if tx.kind in V2_KINDS and registry.get_rules(state) is None:
+        fail(E.UNKNOWN_KIND, f"sender may not send {tx.kind}")
+
+
 def get_body(tx: Tx, parsed: object | None) -> Record:
     """``parsed`` when it is a body of ``tx.kind``'s type, else ``parse_body`` of the tx."""
     cls = BODIES.get(tx.kind)
@@ -160,6 +169,7 @@ def process_tx(
     state: Overlay, ctx: BlockContext, tx: Tx, tx_hash: bytes, parsed: object | None = None
 ) -> list[Event]:
     """Permission, body schema, action: raises ``ContractError`` on any broken rule."""
+    require_kind_in_rules(state, tx)
     problem = check_permission(state, tx)
     require(problem is None, problem or "", f"sender may not send {tx.kind}")
     body = get_body(tx, parsed)
@@ -217,6 +227,7 @@ def check_tx(
     try:
         require_window(tx.expires, next_height, params or registry.get_params(view))
         require_unseen(view, tx_hash)
+        require_kind_in_rules(view, tx)
         problem = check_permission(view, tx)
         require(problem is None, problem or "", f"sender may not send {tx.kind}")
         body = parse_body(tx.kind, tx.body)

@@ -29,6 +29,11 @@ from contracts.model import (
     occupation_key,
     validator_address_key,
 )
+from contracts.model_v2 import (
+    RULES_KEY,
+    RulesHistory,
+    RulesVersion,
+)
 from contracts.state import Overlay
 
 __all__ = ["DEFAULT_PARAMS", "init_genesis"]
@@ -80,6 +85,12 @@ def init_genesis(state: Overlay, genesis: Genesis, params: Params | None = None)
             state.put(key, ValidatorAddress(v.host, v.p2p_port))
     state.put(PARAMS_KEY, params)
     state.put(HEIGHT_KEY, Height(0))
+    if genesis.params.rules_version >= 2:
+        state.put(RULES_KEY, RulesHistory(genesis.params.rules_version, (RulesVersion(
+            p.effective_from, p.class_backdate_seconds, p.upload_delay_seconds,
+            p.min_study_day_seconds, p.publicity_working_days, tuple(p.subsidy_groups),
+            tuple(p.special_groups),
+        ),)))
 
 
 def compute_occupation(occ: GenesisOccupation) -> Occupation:

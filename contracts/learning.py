@@ -47,6 +47,7 @@ from contracts.context import Call
 from contracts.enrolment import get_class, get_enrolment
 from contracts.errors import ContractError, fail, require, require_found
 from contracts.model import (
+    DAY_OFFSET_S,
     Assessment,
     Certificate,
     Claim,
@@ -74,11 +75,17 @@ from contracts.model import (
     session_key,
     trainee_certificates_key,
 )
-from contracts.registry import get_occupation, get_params, get_policy_at
+from contracts.model_v2 import (
+    DayCredits,
+    RulesVersion,
+    day_credits_key,
+)
+from contracts.registry import get_occupation_at, get_params, get_policy_at, get_rules_at
 from contracts.state import Overlay
 from contracts.stats import on_city_stats, on_class_stats, on_provider_stats
 
-__all__ = ["compute_face_checked_seconds", "is_overlapping"]
+__all__ = ["compute_day_parts", "compute_face_checked_seconds", "get_day_credits",
+           "is_overlapping"]
 
 Events = list[Event]
 Days = list[tuple[bytes, DayLog]]
@@ -115,7 +122,35 @@ def compute_days(start: int, end: int) -> range:
     return range(day_of(start), day_of(end - 1) + 1)
 
 
+def compute_day_parts(start: int, end: int, credit: int, rooms: list[int]) -> list[int]:
+    """Rules v2: ``credit`` spread over the CST days [start, end) touches, first day first,
+    each day's part bounded by the session's seconds on that day and by that day's room."""
+    parts = []
+    for i, day in enumerate(compute_days(start, end)):
+        day_start = day * 86400 - DAY_OFFSET_S
+        seconds = min(end, day_start + 86400) - max(start, day_start)
+        part = max(0, min(credit, seconds, rooms[i]))
+        parts.append(part)
+        credit -= part
+    return parts
+
+
 # -- reads -------------------------------------------------------------------------------
+def get_day_credits(state: Overlay, ref: bytes, start: int, end: int, credited: int
+                    ) -> dict[int, int]:
+    """Credit of a session or offline record (state key ``ref``) per CST day: a session over
+    midnight under rules v2 keeps its split; otherwise all on its first day (v1, and every
+    session within one day), an offline record spread in day order."""
+    split = state.get_record(day_credits_key(ref), DayCredits)
+    if split is not None:
+        return dict(zip(split.days, split.credits, strict=True))
+    days = compute_days(start, end)
+    if ref.startswith(b"offline/") and len(days) > 1:
+        parts = compute_day_parts(start, end, credited, [credited] * len(days))
+        return dict(zip(days, parts, strict=True))
+    return {days.start: credited}
+
+
 def get_day(state: Overlay, trainee: bytes, day: int) -> DayLog:
     return state.get_record(day_key(trainee, day), DayLog) or _EMPTY_DAY
 
@@ -170,8 +205,15 @@ def require_city_bureau(call: Call, opened: Class) -> None:
 
 
 # -- mutations shared by several actions ----------------------------------------------------
-def on_interval(state: Overlay, days: Days, interval: Interval, credit: int) -> None:
-    """Occupy the interval on its days (from ``get_days``); add ``credit`` to the first."""
+def on_interval(
+    state: Overlay, days: Days, interval: Interval, credit: int, parts: list[int] | None = None
+) -> None:
+    """Occupy the interval on its days (from ``get_days``); add ``credit`` to the first, or
+    (rules v2) each day's part of it."""
+    if parts is not None:
+        for (key, log), part in zip(days, parts, strict=True):
+            state.put(key, DayLog((*log.intervals, interval), log.credited_seconds + part))
+        return
     for key, log in days:
         state.put(key, DayLog((*log.intervals, interval), log.credited_seconds + credit))
         credit = 0
@@ -196,11 +238,13 @@ def compute_study_days(days: tuple[int, ...], start: int, end: int) -> tuple[int
 class _Batch:
     """Per-tx caches: a batch usually names few classes and one policy."""
 
-    __slots__ = ("classes", "occupations", "params", "policy")
+    __slots__ = ("classes", "occupations", "params", "policy", "rules", "time")
 
     def __init__(self, state: Overlay, call: Call) -> None:
         self.policy: PolicyVersion = get_policy_at(state, call.time)
         self.params: Params = get_params(state)
+        self.rules: RulesVersion | None = get_rules_at(state, call.time)
+        self.time = call.time
         self.classes: dict[str, Class] = {}
         self.occupations: dict[str, Occupation] = {}
 
@@ -208,8 +252,9 @@ class _Batch:
         opened = self.classes.get(class_id)
         if opened is None:
             opened = self.classes[class_id] = get_class(state, class_id)
-            self.occupations[class_id] = get_occupation(
-                state, opened.occupation_code, opened.edition, opened.level)
+            self.occupations[class_id] = get_occupation_at(
+                state, opened.occupation_code, opened.edition, opened.level, self.time,
+                self.rules is not None)
         return opened, self.occupations[class_id]
 
 
@@ -266,21 +311,52 @@ def process_session(state: Overlay, call: Call, batch: _Batch, s: K.SessionBody)
         fail(E.NOT_CLASS_PROVIDER, f"class {s.class_id!r} belongs to another provider")
     require_in_class(opened, s.start, s.end, call.time)
     require_session_length(batch.params, s.start, s.end)
+    if batch.rules is not None:
+        require_after_enrolment(batch.rules, enrolment, s.start, s.end, call.time)
     simulation = s.mode == "simulation"
     if simulation and not occupation.simulation_allowed:
         fail(E.SIMULATION_NOT_ALLOWED, f"occupation {occupation.code} does not accept simulation")
     days = get_days(state, s.trainee, s.start, s.end)
     require_free_interval(days, s.start, s.end)
-    credit = compute_session_credit(batch.policy, s, enrolment, occupation, days[0][1])
-    return on_session(state, call, s, key, enrolment, days, credit, simulation)
+    if batch.rules is None:
+        credit = compute_session_credit(batch.policy, s, enrolment, occupation, days[0][1])
+        return on_session(state, call, s, key, enrolment, days, credit, simulation)
+    credit = compute_session_credit(batch.policy, s, enrolment, occupation, None)
+    if len(days) == 1:
+        parts = [min(credit, batch.policy.daily_cap_seconds - days[0][1].credited_seconds)]
+    else:
+        rooms = [batch.policy.daily_cap_seconds - log.credited_seconds for _, log in days]
+        parts = compute_day_parts(s.start, s.end, credit, rooms)
+    total = sum(parts)
+    if total <= 0:
+        fail(E.DAILY_CAP_EXCEEDED,
+             f"the days' credited study reached {batch.policy.daily_cap_seconds} s")
+    if len(days) > 1:
+        state.put(day_credits_key(key), DayCredits(tuple(compute_days(s.start, s.end)),
+                                                   tuple(parts)))
+    return on_session(state, call, s, key, enrolment, days, total, simulation, parts)
+
+
+def require_after_enrolment(
+    rules: RulesVersion, enrolment: Enrolment, start: int, end: int, now: int
+) -> None:
+    """Rules v2: evidence starts after the real-name check of the enrolment and is uploaded
+    within ``upload_delay_seconds`` of its end."""
+    if start < enrolment.enrolled_at:
+        fail(E.BEFORE_ENROLMENT, f"starts at {start}, before the enrolment at "
+             f"{enrolment.enrolled_at}")
+    if now - end > rules.upload_delay_seconds:
+        fail(E.UPLOAD_TOO_LATE, f"ended at {end}, more than {rules.upload_delay_seconds} s "
+             f"before the block time {now}")
 
 
 def compute_session_credit(
     policy: PolicyVersion, s: K.SessionBody, enrolment: Enrolment, occupation: Occupation,
-    first_day: DayLog,
+    first_day: DayLog | None,
 ) -> Seconds:
     """Credit after face checks, the simulation cap and the daily cap of ``first_day``, the
-    log of the day the session starts (rules 6-8)."""
+    log of the day the session starts (rules 6-8); ``first_day`` None: no daily cap here
+    (rules v2 applies it per day, ``compute_day_parts``)."""
     passed = [c.time for c in s.captures if c.passed]
     interval_s = policy.face_check_interval_seconds
     checked = compute_face_checked_seconds(s.start, s.end, passed, interval_s)
@@ -292,6 +368,8 @@ def compute_session_credit(
         if room <= 0:
             fail(E.SIMULATION_CAP_EXCEEDED, f"simulation credit reached its cap {cap} s")
         credit = min(credit, room)
+    if first_day is None:
+        return Seconds(credit)
     day_room = policy.daily_cap_seconds - first_day.credited_seconds
     if day_room <= 0:
         fail(E.DAILY_CAP_EXCEEDED, f"the day's credited study reached {policy.daily_cap_seconds} s")
@@ -300,7 +378,7 @@ def compute_session_credit(
 
 def on_session(
     state: Overlay, call: Call, s: K.SessionBody, key: bytes, enrolment: Enrolment, days: Days,
-    credit: int, simulation: bool,
+    credit: int, simulation: bool, parts: list[int] | None = None,
 ) -> Session:
     failed = sum(1 for c in s.captures if not c.passed)
     credits = "simulation" if simulation else "theory"
@@ -310,7 +388,7 @@ def on_session(
         "credited", "",
     )
     state.put(key, recorded)
-    on_interval(state, days, Interval(s.start, s.end, key, s.class_id), credit)
+    on_interval(state, days, Interval(s.start, s.end, key, s.class_id), credit, parts)
     theory, sim = (0, credit) if simulation else (credit, 0)
     e = enrolment  # built by keyword: dataclasses.replace costs more than the rest of this
     state.put(enrolment_key(s.class_id, s.trainee), Enrolment(
@@ -341,11 +419,11 @@ def process_correct_session(state: Overlay, call: Call, body: K.CorrectSession) 
 
 def on_void_session(state: Overlay, session: Session, key: bytes, reason: str) -> None:
     """Take back a session's credit and interval; the record stays, marked voided."""
-    first = day_of(session.start)
+    per_day = get_day_credits(state, key, session.start, session.end, session.credited_seconds)
     for day in compute_days(session.start, session.end):
         log = get_day(state, session.trainee, day)
         kept = tuple(i for i in log.intervals if i.ref != key)
-        credited = log.credited_seconds - (session.credited_seconds if day == first else 0)
+        credited = log.credited_seconds - per_day.get(day, 0)
         state.put(day_key(session.trainee, day), DayLog(kept, credited))
     enrolment = get_enrolment(state, session.class_id, session.trainee)
     simulation = session.credits == "simulation"
@@ -399,6 +477,13 @@ def process_record_offline_practice(
     opened = get_class(state, body.class_id)
     require_city_bureau(call, opened)
     require_in_class(opened, body.start, body.end, call.time)
+    rules = get_rules_at(state, call.time)
+    if rules is not None:
+        params = get_params(state)
+        if body.end - body.start > params.max_session_seconds:
+            fail(E.OFFLINE_TOO_LONG, f"one offline record covers at most "
+                 f"{params.max_session_seconds} s; record each practice day on its own")
+        require_after_enrolment(rules, enrolment, body.start, body.end, call.time)
     days = get_days(state, body.trainee, body.start, body.end)
     require_free_interval(days, body.start, body.end)
     state.put(key, OfflinePractice(
@@ -434,7 +519,9 @@ def process_issue_certificate(state: Overlay, call: Call, body: K.IssueCertifica
     key = certificate_key(body.number_hash)
     require(state.get_record(key, Certificate) is None, E.DUPLICATE_CERTIFICATE,
             "a certificate with this number exists")
-    occupation = get_occupation(state, body.occupation_code, body.edition, body.level)
+    v2 = get_rules_at(state, call.time) is not None
+    occupation = get_occupation_at(state, body.occupation_code, body.edition, body.level,
+                                   body.issue_date, v2)
     require(body.certificate_type in occupation.certificate_types, E.BAD_CERTIFICATE_TYPE,
             f"{body.certificate_type} does not end occupation {occupation.code}")
     require(body.issue_date <= call.time, E.DATE_IN_FUTURE, "issue date after the block time")

@@ -39,6 +39,9 @@ There are no prefix scans, so every list a rule or a query needs is a record.
     stats/provider/<id>              ProviderStats
     stats/class/<class id>           ClassStats
     stats/city/<code>                CityStats
+
+
+Rules-version-2 records live in ``contracts.model_v2``.
 """
 
 from __future__ import annotations
@@ -108,8 +111,6 @@ PARAMS_KEY = b"params"
 VALSET_KEY = b"valset"
 PENDING_KEY = b"valset/pending"
 HEIGHT_KEY = b"meta/height"
-
-
 def fund_key(city: str, source: str) -> bytes:
     return f"fund/{city}/{source}".encode()
 

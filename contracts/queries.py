@@ -49,6 +49,8 @@ __all__ = [
     "QueryResult",
     "query_city_stats",
     "query_claim",
+    "query_policy",
+    "query_publicity",
     "query_class",
     "query_progress",
     "query_provider_stats",
@@ -176,3 +178,43 @@ def query_city_stats(state: Overlay, city: str) -> QueryResult:
         fund = reads.get(fund_key(city, source), Fund)
         funds[source] = to_json(fund) if fund else None
     return {"city": city, **(to_json(stats) if stats else {}), "funds": funds}, reads.keys
+
+
+def query_policy(state: Overlay, time_s: int) -> QueryResult:
+    """The policy (and, under rules v2, the rules terms) in force at ``time_s``, with history."""
+    from contracts.model import POLICY_KEY, PolicyHistory
+    from contracts.model_v2 import RULES_KEY, RulesHistory
+
+    reads = _Reads(state)
+    history = reads.get(POLICY_KEY, PolicyHistory)
+    rules = reads.get(RULES_KEY, RulesHistory)
+    versions = history.versions if history else ()
+    in_force = [v for v in versions if v.effective_from <= time_s]
+    rules_in_force = [v for v in (rules.versions if rules else ()) if v.effective_from <= time_s]
+    return {
+        "time": time_s,
+        "rules_version": rules.version if rules else 1,
+        "in_force": to_json(in_force[-1]) if in_force else None,
+        "rules_in_force": to_json(rules_in_force[-1]) if rules_in_force else None,
+        "versions": to_json(versions),
+    }, reads.keys
+
+
+def query_publicity(state: Overlay, city: str) -> QueryResult:
+    """Rules v2: the claims of a city listed now, each with its amounts and listing end."""
+    from contracts.model_v2 import ClaimIds, PublicityEnd, publicity_end_key, publicity_list_key
+
+    reads = _Reads(state)
+    listed = reads.get(publicity_list_key(city), ClaimIds)
+    claims = []
+    for claim_id in listed.claim_ids if listed else ():
+        claim = reads.get(claim_key(claim_id), Claim)
+        end = reads.get(publicity_end_key(claim_id), PublicityEnd)
+        if claim is None:
+            continue
+        claims.append({"claim_id": claim_id.hex(), "class_id": claim.class_id,
+                       "organizer_id": claim.organizer_id, "trainee": claim.trainee.hex(),
+                       "training_fen": claim.training_fen, "living_fen": claim.living_fen,
+                       "publicised_at": claim.publicised_at,
+                       "until": end.until if end else None})
+    return {"city": city, "claims": claims}, reads.keys

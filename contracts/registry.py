@@ -65,11 +65,29 @@ from contracts.model import (
     rotation_key,
     validator_address_key,
 )
+from contracts.model_v2 import (
+    CALENDAR_KEY,
+    RULES_KEY,
+    Calendar,
+    OccupationRef,
+    RulesHistory,
+    RulesVersion,
+    Successions,
+    TermsHistory,
+    TermsVersion,
+    succession_key,
+    terms_key,
+)
 from contracts.state import Overlay
 
 __all__ = [
     "TAG_KEY_POSSESSION",
+    "get_calendar",
     "get_occupation",
+    "get_occupation_at",
+    "get_related_occupations",
+    "get_rules",
+    "get_rules_at",
     "get_validator_address",
     "get_validators_ahead",
     "get_params",
@@ -113,6 +131,57 @@ def get_occupation(state: Overlay, code: str, edition: int, level: int) -> Occup
     occupation = state.get_record(occupation_key(code, edition, level), Occupation)
     return require_found(occupation, E.UNKNOWN_OCCUPATION,
                          f"occupation {code} ({edition}) level {level} is not in the catalogue")
+
+
+def get_rules(state: Overlay) -> RulesHistory | None:
+    """The rules-version-2 record, or None on a chain made under version 1."""
+    return state.get_record(RULES_KEY, RulesHistory)
+
+
+def get_rules_at(state: Overlay, time_s: int) -> RulesVersion | None:
+    """The v2 policy terms in force at ``time_s``; None under rules version 1."""
+    rules = get_rules(state)
+    if rules is None:
+        return None
+    in_force = [v for v in rules.versions if v.effective_from <= time_s]
+    require(in_force, E.NO_POLICY, f"no rules in force at {time_s}")
+    return in_force[-1]
+
+
+def get_calendar(state: Overlay) -> Calendar:
+    return state.get_record(CALENDAR_KEY, Calendar) or Calendar((), ())
+
+
+def get_occupation_at(state: Overlay, code: str, edition: int, level: int, time_s: int,
+                      v2: bool) -> Occupation:
+    """The occupation with the hours, simulation flag and certificate types in force at
+    ``time_s`` (rules v2: dated terms; v1: the current record, as before)."""
+    occupation = get_occupation(state, code, edition, level)
+    if not v2:
+        return occupation
+    history = state.get_record(terms_key(code, edition, level), TermsHistory)
+    if history is None:
+        return occupation
+    in_force = [t for t in history.versions if t.effective_from <= time_s]
+    if not in_force:
+        return occupation
+    t = in_force[-1]
+    return dataclasses.replace(
+        occupation, theory_seconds=t.theory_seconds, practical_seconds=t.practical_seconds,
+        simulation_allowed=t.simulation_allowed, certificate_types=t.certificate_types)
+
+
+def get_related_occupations(state: Overlay, occupation: Occupation) -> tuple[OccupationRef, ...]:
+    """Occupations the admin declared the same as this one for the once-only rule."""
+    found = state.get_record(
+        succession_key(occupation.code, occupation.edition, occupation.level), Successions)
+    return found.related if found else ()
+
+
+def require_not_retroactive(call: Call, effective_from: int) -> None:
+    """Rules v2: a dated version applies from now on, never to the past."""
+    require(effective_from >= call.time, E.EFFECTIVE_IN_PAST,
+            f"effective_from {effective_from} is before the block time {call.time}")
 
 
 def get_standard_fen(occupation: Occupation, certificate_type: str, city: str, date: int) -> Fen:
@@ -281,10 +350,57 @@ def process_update_occupation(state: Overlay, call: Call, body: K.PublishOccupat
     old = get_occupation(state, body.code, body.edition, body.level)
     require(body.effective_from > old.standards[-1].effective_from, E.NOT_NEWER,
             "a standard version must start after the latest one")
+    v2 = get_rules(state) is not None
+    if v2:
+        require_not_retroactive(call, body.effective_from)
     version = compute_standard_version(state, body)
     key = occupation_key(body.code, body.edition, body.level)
-    state.put(key, compute_occupation(body, (*old.standards, version)))
+    if not v2:
+        state.put(key, compute_occupation(body, (*old.standards, version)))
+        return [Event("registry.occupation_updated", [body.code, body.edition, body.level])]
+    # v2: hours, simulation flag and types are dated with the standard; the record keeps
+    # the terms it was published with (in force before the first dated version).
+    tkey = terms_key(body.code, body.edition, body.level)
+    history = state.get_record(tkey, TermsHistory)
+    terms = TermsVersion(body.effective_from, body.theory_seconds, body.practical_seconds,
+                         body.simulation_allowed, tuple(body.certificate_types))
+    state.put(tkey, TermsHistory((*(history.versions if history else ()), terms)))
+    state.put(key, dataclasses.replace(old, name=body.name, standards=(*old.standards, version)))
     return [Event("registry.occupation_updated", [body.code, body.edition, body.level])]
+
+
+def process_declare_succession(state: Overlay, call: Call, body: K.DeclareSuccession) -> Events:
+    """Rules v2: two catalogue entries (e.g. a 2015 occupation and its 2022 successor) count as
+    one for "same occupation at the same level"."""
+    a = get_occupation(state, body.code, body.edition, body.level)
+    b = get_occupation(state, body.successor_code, body.successor_edition, body.level)
+    require((a.code, a.edition) != (b.code, b.edition), E.BAD_STANDARD,
+            "an occupation cannot succeed itself")
+    for one, other in ((a, b), (b, a)):
+        related = get_related_occupations(state, one)
+        ref = OccupationRef(other.code, other.edition, other.level)
+        if ref not in related:
+            state.put(succession_key(one.code, one.edition, one.level),
+                      Successions(tuple(sorted((*related, ref)))))
+    return [Event("registry.succession_declared",
+                  [a.code, a.edition, b.code, b.edition, body.level])]
+
+
+def process_publish_rules(state: Overlay, call: Call, body: K.PublishRules) -> Events:
+    rules = require_found(get_rules(state), E.UNKNOWN_KIND, "sender may not send "
+                          "registry.publish_rules")
+    require_not_retroactive(call, body.effective_from)
+    require(body.effective_from > rules.versions[-1].effective_from, E.NOT_NEWER,
+            "a rules version must start after the latest one")
+    version = RulesVersion(*(getattr(body, f) for f in RulesVersion._fields))
+    state.put(RULES_KEY, RulesHistory(rules.version, (*rules.versions, version)))
+    return [Event("registry.rules_published", [body.effective_from])]
+
+
+def process_set_calendar(state: Overlay, call: Call, body: K.SetCalendar) -> Events:
+    state.put(CALENDAR_KEY, Calendar(tuple(sorted(set(body.non_working_days))),
+                                     tuple(sorted(set(body.working_days)))))
+    return [Event("registry.calendar_set", [len(body.non_working_days), len(body.working_days)])]
 
 
 def process_publish_policy(state: Overlay, call: Call, body: K.PublishPolicy) -> Events:
@@ -292,6 +408,8 @@ def process_publish_policy(state: Overlay, call: Call, body: K.PublishPolicy) ->
     versions = history.versions if history else ()
     require(not versions or body.effective_from > versions[-1].effective_from, E.NOT_NEWER,
             "a policy version must start after the latest one")
+    if get_rules(state) is not None:
+        require_not_retroactive(call, body.effective_from)
     version = PolicyVersion(*(getattr(body, f) for f in PolicyVersion._fields))
     state.put(POLICY_KEY, PolicyHistory((*versions, version)))
     return [Event("registry.policy_published", [body.effective_from])]

@@ -31,10 +31,17 @@ from chain.types import Event
 from contracts import errors as E
 from contracts import kinds as K
 from contracts.context import Call
-from contracts.enrolment import get_class, get_enrolment, is_in_group
+from contracts.enrolment import (
+    get_categories,
+    get_class,
+    get_enrolment,
+    is_in_group,
+    is_in_group_on_day,
+)
 from contracts.errors import require, require_found
-from contracts.learning import is_claim_open
+from contracts.learning import get_day, get_day_credits, is_claim_open
 from contracts.model import (
+    DAY_OFFSET_S,
     Certificate,
     Claim,
     ClaimRef,
@@ -44,22 +51,47 @@ from contracts.model import (
     Fen,
     Fund,
     Occupation,
+    OfflinePractice,
     Params,
     PolicyVersion,
     Seconds,
+    Session,
     certificate_key,
     claim_key,
+    day_of,
     enrolment_key,
     fund_key,
     paidfor_key,
     year_of,
     yearly_key,
 )
-from contracts.registry import get_occupation, get_params, get_policy_at, get_standard_fen
+from contracts.model_v2 import (
+    ClaimIds,
+    PublicityEnd,
+    RulesVersion,
+    publicity_end_key,
+    publicity_list_key,
+)
+from contracts.registry import (
+    get_calendar,
+    get_occupation_at,
+    get_params,
+    get_policy_at,
+    get_related_occupations,
+    get_rules,
+    get_rules_at,
+    get_standard_fen,
+)
 from contracts.state import Overlay
 from contracts.stats import on_city_stats, on_class_stats
 
-__all__ = ["compute_training_fen", "compute_living_fen", "TRANSITIONS"]
+__all__ = [
+    "TRANSITIONS",
+    "compute_living_fen",
+    "compute_publicity_end",
+    "compute_training_fen",
+    "is_working_day",
+]
 
 Events = list[Event]
 LIVING_SOURCE = "employment_subsidy"
@@ -100,6 +132,31 @@ def compute_living_fen(special: bool, study_days: int, policy: PolicyVersion) ->
     return Fen(days * policy.living_allowance_fen_per_day)
 
 
+def is_working_day(day: int, non_working: frozenset[int], working: frozenset[int]) -> bool:
+    """Monday to Friday in CST unless a listed holiday; a listed weekend day is worked.
+    CST day 0 (1970-01-01) was a Thursday."""
+    if day in working:
+        return True
+    return (day + 3) % 7 < 5 and day not in non_working
+
+
+def compute_publicity_end(listed_at: int, working_days: int, seconds: int,
+                          non_working: frozenset[int], working: frozenset[int]) -> int:
+    """Rules v2: when a listing made at ``listed_at`` ends. ``working_days`` > 0: at the end
+    (24:00 CST) of the N-th working day after the listing day; otherwise ``seconds`` later."""
+    if working_days <= 0:
+        return listed_at + seconds
+    day = day_of(listed_at)
+    counted = 0
+    for _ in range(working_days * 7 + len(non_working) + 7):  # bounded: holidays are listed
+        day += 1
+        if is_working_day(day, non_working, working):
+            counted += 1
+            if counted == working_days:
+                return (day + 1) * 86400 - DAY_OFFSET_S
+    return (day + 1) * 86400 - DAY_OFFSET_S
+
+
 # -- reads --------------------------------------------------------------------------------------
 def get_claim(state: Overlay, claim_id: bytes) -> Claim:
     claim = state.get_record(claim_key(claim_id), Claim)
@@ -111,13 +168,46 @@ def get_fund(state: Overlay, city: str, source: str) -> Fund:
     return require_found(fund, E.UNKNOWN_FUND, f"city {city} has no {source} fund")
 
 
-def is_paid_for(state: Overlay, trainee: bytes, occupation: Occupation) -> bool:
-    """True when a claim that is not rejected exists for this person, occupation and level."""
-    ref = state.get_record(
-        paidfor_key(trainee, occupation.code, occupation.edition, occupation.level), ClaimRef)
-    if ref is None:
-        return False
-    return get_claim(state, ref.claim_id).state != "rejected"
+def is_paid_for(state: Overlay, trainee: bytes, occupation: Occupation, v2: bool = False) -> bool:
+    """True when a claim that is not rejected exists for this person, occupation and level
+    (rules v2: or for an occupation the admin declared its predecessor or successor)."""
+    idents = [(occupation.code, occupation.edition, occupation.level)]
+    if v2:
+        idents += [(r.code, r.edition, r.level) for r in get_related_occupations(state, occupation)]
+    for code, edition, level in idents:
+        ref = state.get_record(paidfor_key(trainee, code, edition, level), ClaimRef)
+        if ref is not None and get_claim(state, ref.claim_id).state != "rejected":
+            return True
+    return False
+
+
+def compute_living_days(
+    state: Overlay, rules: RulesVersion, enrolment: Enrolment
+) -> int:
+    """Rules v2: the study days of the enrolment with at least ``min_study_day_seconds`` of
+    credited study in its class (sessions by their per-day credit, offline practice) on
+    which the trainee held a special-group attestation."""
+    attestations = get_categories(state, enrolment.trainee)
+    special = frozenset(rules.special_groups)
+    count = 0
+    for day in enrolment.study_days:
+        if not is_in_group_on_day(attestations, special, day):
+            continue
+        credited = 0
+        for interval in get_day(state, enrolment.trainee, day).intervals:
+            if interval.class_id != enrolment.class_id:
+                continue
+            if interval.ref.startswith(b"offline/"):
+                offline = state.get_record(interval.ref, OfflinePractice)
+                seconds = offline.seconds if offline else 0
+            else:
+                session = state.get_record(interval.ref, Session)
+                seconds = session.credited_seconds if session else 0
+            per_day = get_day_credits(state, interval.ref, interval.start, interval.end, seconds)
+            credited += per_day.get(day, 0)
+        if credited >= rules.min_study_day_seconds:
+            count += 1
+    return count
 
 
 def get_yearly_count(state: Overlay, trainee: bytes, year: int) -> int:
@@ -157,18 +247,20 @@ def process_file_claim(state: Overlay, call: Call, body: K.FileClaim) -> Events:
             f"class {body.class_id!r} is organised by another actor")
     enrolment = get_enrolment(state, body.class_id, body.trainee)
     require(not is_claim_open(state, enrolment), E.CLAIM_IN_PROGRESS, "a claim is open already")
-    occupation = get_occupation(state, opened.occupation_code, opened.edition, opened.level)
     cert = get_certificate(state, body.certificate_hash)
+    rules = get_rules_at(state, cert.issue_date)
+    occupation = get_occupation_at(state, opened.occupation_code, opened.edition, opened.level,
+                                   cert.issue_date, rules is not None)
     require_matching_certificate(state, cert, body.trainee, occupation, enrolment)
     policy = get_policy_at(state, cert.issue_date)
     require(call.time <= cert.issue_date + policy.claim_window_seconds, E.CLAIM_WINDOW_CLOSED,
             "the claim window after the certificate date has closed")
-    special = is_in_group(state, body.trainee, SPECIAL_GROUPS, cert.issue_date)
-    require("general" in policy.eligible_groups
-            or is_in_group(state, body.trainee, policy.eligible_groups, cert.issue_date),
+    groups = policy.eligible_groups if rules is None else (*rules.groups, *rules.special_groups)
+    require("general" in groups
+            or is_in_group(state, body.trainee, groups, cert.issue_date),
             E.NOT_ELIGIBLE_GROUP, "the trainee belongs to no eligible group")
-    require(not is_paid_for(state, body.trainee, occupation), E.ALREADY_SUBSIDISED,
-            "already subsidised for this occupation and level")
+    require(not is_paid_for(state, body.trainee, occupation, rules is not None),
+            E.ALREADY_SUBSIDISED, "already subsidised for this occupation and level")
     year = year_of(call.time)
     require(get_yearly_count(state, body.trainee, year) < policy.yearly_claim_limit,
             E.YEARLY_LIMIT_REACHED, f"yearly limit {policy.yearly_claim_limit} reached")
@@ -178,7 +270,11 @@ def process_file_claim(state: Overlay, call: Call, body: K.FileClaim) -> Events:
         enrolment.theory_seconds + enrolment.simulation_seconds + enrolment.offline_seconds)
     training = compute_training_fen(standard, complete, credited, policy, get_params(state))
     require(training > 0, E.HOURS_INSUFFICIENT, "hours fall short and earn no shortfall subsidy")
-    living = compute_living_fen(special, len(enrolment.study_days), policy)
+    if rules is None:
+        special = is_in_group(state, body.trainee, SPECIAL_GROUPS, cert.issue_date)
+        living = compute_living_fen(special, len(enrolment.study_days), policy)
+    else:
+        living = compute_living_fen(True, compute_living_days(state, rules, enrolment), policy)
     needs = compute_needs(body.source, training, living)
     for source, fen in sorted(needs.items()):
         fund = get_fund(state, opened.city, source)
@@ -241,6 +337,27 @@ def on_step(
     return updated
 
 
+def get_publicity_end(state: Overlay, call: Call, claim: Claim) -> int:
+    """When the claim's listing ends: fixed at listing under rules v2; v1 reads the period
+    of the policy in force now (as chains made under v1 did)."""
+    fixed = state.get_record(publicity_end_key(claim.claim_id), PublicityEnd)
+    if fixed is not None:
+        return fixed.until
+    return claim.publicised_at + get_policy_at(state, call.time).publicity_seconds
+
+
+def on_listing(state: Overlay, claim: Claim, listed: bool) -> None:
+    """Rules v2: keep ``publicity/<city>``, the claims listed now (the public listing)."""
+    if get_rules(state) is None:
+        return
+    key = publicity_list_key(claim.city)
+    found = state.get_record(key, ClaimIds)
+    ids = [i for i in (found.claim_ids if found else ()) if i != claim.claim_id]
+    if listed:
+        ids.append(claim.claim_id)
+    state.put(key, ClaimIds(tuple(ids)))
+
+
 def process_approve_claim(state: Overlay, call: Call, body: K.ClaimAction) -> Events:
     claim = get_reviewable_claim(state, call, body.claim_id, "approve")
     on_step(state, call, claim, "approve")
@@ -250,23 +367,33 @@ def process_approve_claim(state: Overlay, call: Call, body: K.ClaimAction) -> Ev
 def process_publicise_claim(state: Overlay, call: Call, body: K.ClaimAction) -> Events:
     claim = get_reviewable_claim(state, call, body.claim_id, "publicise")
     on_step(state, call, claim, "publicise", publicised_at=call.time)
+    rules = get_rules_at(state, call.time)
+    if rules is not None:
+        calendar = get_calendar(state)
+        until = compute_publicity_end(
+            call.time, rules.publicity_working_days,
+            get_policy_at(state, call.time).publicity_seconds,
+            frozenset(calendar.non_working_days), frozenset(calendar.working_days))
+        state.put(publicity_end_key(claim.claim_id), PublicityEnd(until))
+        on_listing(state, claim, listed=True)
+        return [Event("settlement.claim_publicised", [body.claim_id, call.time, until])]
     return [Event("settlement.claim_publicised", [body.claim_id, call.time])]
 
 
 def process_object_claim(state: Overlay, call: Call, body: K.ObjectClaim) -> Events:
     claim = get_reviewable_claim(state, call, body.claim_id, "object")
-    publicity = get_policy_at(state, call.time).publicity_seconds
-    require(call.time < claim.publicised_at + publicity, E.PUBLICITY_OVER,
+    require(call.time < get_publicity_end(state, call, claim), E.PUBLICITY_OVER,
             "the publicity period is over")
+    on_listing(state, claim, listed=False)
     on_step(state, call, claim, "object", reference=body.objection_hash)
     return [Event("settlement.claim_objected", [body.claim_id, body.objection_hash])]
 
 
 def process_pay_claim(state: Overlay, call: Call, body: K.PayClaim) -> Events:
     claim = get_reviewable_claim(state, call, body.claim_id, "pay")
-    publicity = get_policy_at(state, call.time).publicity_seconds
-    require(call.time >= claim.publicised_at + publicity, E.PUBLICITY_NOT_OVER,
+    require(call.time >= get_publicity_end(state, call, claim), E.PUBLICITY_NOT_OVER,
             "the publicity period is still running")
+    on_listing(state, claim, listed=False)
     on_step(state, call, claim, "pay", reference=body.payment_ref_hash)
     needs = compute_needs(claim.source, claim.training_fen, claim.living_fen)
     on_funds(state, claim.city, needs, reserved=-1, paid=1)
@@ -278,6 +405,8 @@ def process_pay_claim(state: Overlay, call: Call, body: K.PayClaim) -> Events:
 
 def process_reject_claim(state: Overlay, call: Call, body: K.RejectClaim) -> Events:
     claim = get_reviewable_claim(state, call, body.claim_id, "reject")
+    if claim.state == "publicised":
+        on_listing(state, claim, listed=False)
     on_step(state, call, claim, "reject", reason=body.reason_code)
     needs = compute_needs(claim.source, claim.training_fen, claim.living_fen)
     on_funds(state, claim.city, needs, reserved=-1, paid=0)

@@ -113,8 +113,12 @@ def genesis_doc(budget_fen: int = 10_000_000, **policy_changes: Any) -> dict[str
     }
 
 
-def make_genesis(budget_fen: int = 10_000_000, **policy_changes: Any) -> Genesis:
-    return Genesis.model_validate(genesis_doc(budget_fen, **policy_changes))
+def make_genesis(budget_fen: int = 10_000_000, rules_version: int = 1,
+                 **policy_changes: Any) -> Genesis:
+    doc = genesis_doc(budget_fen, **policy_changes)
+    if rules_version != 1:
+        doc["params"] = {"rules_version": rules_version}
+    return Genesis.model_validate(doc)
 
 
 def trainee(n: int) -> bytes:
@@ -223,6 +227,18 @@ def world(trainees: tuple[int, ...] = (1, 2, 3), **policy: Any) -> Chain:
     r2 = chain.send(PROVIDER, "enrolment.enrol", enrol_body("c1", list(trainees)))
     assert r1.code == "" and r2.code == "", (r1, r2)
     chain.run([], advance_s=30 * DAY)
+    return chain
+
+
+def world2(trainees: tuple[int, ...] = (1, 2, 3), **policy: Any) -> Chain:
+    """Like ``world`` on a rules-version-2 chain, where evidence must follow the enrolment:
+    class c1 starts at genesis, trainees are enrolled at T0 + 120 s, and the clock is
+    moved to T0 + 2 days (sessions of day ``D1`` = T0 + 1 day are then past and recent)."""
+    chain = Chain(genesis=make_genesis(rules_version=2, **policy), policy_changes=dict(policy))
+    r1 = chain.send(PROVIDER, "enrolment.open_class", open_class_body())
+    r2 = chain.send(PROVIDER, "enrolment.enrol", enrol_body("c1", list(trainees)))
+    assert r1.code == "" and r2.code == "", (r1, r2)
+    chain.run([], advance_s=2 * DAY)
     return chain
 
 

@@ -9,15 +9,16 @@ import pytest
 import contracts
 from contracts import KINDS, PERMISSIONS, Overlay, check_permission
 from contracts import errors as E
-from contracts.kinds import BODIES
-from tests.contracts.helpers import ADMIN, BUREAU, ORGANIZER, PROVIDER, Chain
+from contracts.kinds import BODIES, V2_KINDS
+from tests.contracts.helpers import ADMIN, BUREAU, ORGANIZER, PROVIDER, Chain, make_genesis
 
 ROLE_KEYS = {"admin": ADMIN, "bureau": BUREAU, "provider": PROVIDER, "organizer": ORGANIZER}
 EXPECTED = {
     "admin": {"registry.register_actor", "registry.suspend_actor", "registry.reinstate_actor",
               "registry.rotate_key", "registry.publish_occupation",
               "registry.update_occupation", "registry.publish_policy", "registry.set_fund",
-              "registry.set_params",
+              "registry.set_params", "registry.publish_rules", "registry.set_calendar",
+              "registry.declare_succession",
               "registry.propose_validator_change", "registry.propose_validator_add",
               "registry.rotate_validator_key"},
     "bureau": {"registry.rotate_key", "registry.propose_validator_change",
@@ -34,6 +35,7 @@ EXPECTED = {
 }
 VALIDATOR_KINDS = {"registry.set_validator_address"}  # signed by consensus keys, no actor's
 CHAIN = Chain()
+CHAIN2 = Chain(genesis=make_genesis(rules_version=2))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -44,7 +46,9 @@ def test_every_role_and_kind(role: str, kind: str) -> None:
     refusal = E.NOT_A_VALIDATOR if kind in VALIDATOR_KINDS else E.NOT_PERMITTED
     assert got == (None if kind in EXPECTED[role] else refusal)
     if got is not None:  # the executor enforces the same table
-        assert Chain().send(ROLE_KEYS[role], kind, []).code == refusal
+        v1 = E.UNKNOWN_KIND if kind in V2_KINDS else refusal  # v1: never existed
+        assert Chain().send(ROLE_KEYS[role], kind, []).code == v1
+        assert CHAIN2.send(ROLE_KEYS[role], kind, []).code == refusal
 
 
 def test_unknown_kind_sender_and_suspended() -> None:
