@@ -190,6 +190,10 @@ def revive_if_dead(net: ChaosNet, i: int) -> None:
     """
     if net.alive(i):
         return
+    if net.cluster.procs[i] is None:  # stopped by a case that skipped (nothing to damage)
+        net.start(i)
+        wait_converged(net.urls)
+        return
     tail = net.cluster.log(i)[-6000:]
     assert net.cluster.procs[i].returncode != 0
     assert says_corrupt(tail, net.cluster.homes[i] / "data" / "?"), tail
