@@ -28,9 +28,10 @@ height (``LinkNetwork.peer_tips``, never stored); every ``TIP_CHECK_S`` the
 driver hands those ahead of us to the replica, so a replica that missed
 blocks while the chain was idle learns it is behind. A
 replica whose txs wait at view 0 for half a base timeout without a proposal
-re-sends them to its peers once per height (``DriverHost.regossip``): the
-primary may have missed their gossip, and on an idle chain no later height
-would make another validator primary.
+re-sends them to its peers once per height (``DriverHost.regossip``) if
+they came to a height that was idle: the primary may have missed their
+gossip, and on an idle chain no later height would make another validator
+primary (under load the next height's primary has them anyway).
 Counting from the previous height's start, not from this one's, paces
 proposals at most one per interval without adding the interval to every
 height: under load a height takes longer than the interval anyway, so the
@@ -480,13 +481,16 @@ class ConsensusDriver:
             self._work_since = None
             return
         now = self.clock.monotonic()
+        half_ms = self.settings.consensus.base_timeout_ms / 2
         if self._work_since is None or self._work_since[0] != replica.height:
             self._work_since = (replica.height, now)
             return
         waited_ms = (now - self._work_since[1]) * 1000
-        if waited_ms >= self.settings.consensus.base_timeout_ms / 2 and (
-            self._regossiped != replica.height
-        ):
+        # Only txs that came to an idle height: under load txs wait from the height's
+        # start, and a slow height would re-send a whole block to every peer (the WAN
+        # lab saw ~200 copies of a tx at saturation).
+        idle_ms = (self._work_since[1] - self._height_started[1]) * 1000
+        if waited_ms >= half_ms and idle_ms >= half_ms and self._regossiped != replica.height:
             self._regossiped = replica.height
             self.host.regossip()
 
