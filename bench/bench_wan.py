@@ -1,0 +1,406 @@
+"""``make bench-wan``: 12 bureaus over an emulated WAN, on this one machine.
+
+Each validator is a real ``skillchain node start`` process in its own network
+namespace; every validator link goes through a relay in a hub namespace that
+delays each chunk 20 ms ± 5 ms one way and models 0.5% packet loss as
+retransmission delay (``bench.wan_relay`` states the model; ``bench.wan_net``
+the layout). The load generator, plan and watcher are ``make bench``'s
+(``bench.bench_cluster``), so figures compare with its loopback ones.
+
+Scenarios, in order, on one n = 12 network (and n = 4 for the first two,
+``--n4``):
+
+1. **steady**: single-session tx/s offered as fast as the nodes admit
+   (``tx_per_s``); then p50/p99 at a fixed 100 tx/s for ``steady_s`` (5 minutes
+   in a full run), and the view changes during it (``view_changes_steady``).
+2. **bad link**: the last validator's line at 200 ms ± 10 ms and 5% loss:
+   tx/s ÷ steady tx/s (``bad_link_share``) and p99 at 100 tx/s.
+3. **f down**: f validators (the last f) cut off (veth down: a black hole):
+   tx/s over the others ÷ steady (``f_down_share``); the cut lasts at least
+   ``cut_s`` (30 s), then heals: seconds from the heal until every node's
+   height is the tip (``heal_s``, the network idle, so the tip stands still).
+4. **idle**: no txs for ``idle_s``; growth of each node's data dir + WAL,
+   the largest, per day (``idle_bytes_per_day``); blocks made meanwhile.
+5. **TLS**: a second n = 12 WAN network with TLS 1.3 links and HTTPS RPC:
+   saturated tx/s ÷ step 1's (``tls_share``).
+6. **saturated loopback**: n = 12 without namespaces (``make bench``'s
+   setting): tx/s R, then 2R offered for ``overload_s``; view changes then
+   (``view_changes_saturated``).
+
+View changes are the largest count over the nodes (every replica of a view
+change counts it once). ``BENCH_WAN_QUICK=1`` (or ``--quick``) shortens every
+phase for a smoke run (~5 minutes); the full run takes ~25 minutes. Needs root
+(network namespaces); prints an error and exits 2 otherwise. Ends by printing
+one line of JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import bench_cluster as bc
+from bench.wan_net import Lab, NsCluster, RelayProcess, make_lab_network, remove_stale
+from chain.genesis import load_genesis
+from cli.devnet import node_status, rpc_ssl, wait_ready
+from node.client import Client
+from tests.node.cluster import make_cluster
+
+__all__ = ["main"]
+
+OVERRIDES = {  # make bench's node settings (bench_cluster.run)
+    "block_interval_ms": 100,
+    "max_block_txs": 2000,
+    "mempool_max_txs": 100_000,
+    "rpc_rate_per_s": 100_000,
+}
+STEADY = {"delay_ms": 20.0, "jitter_ms": 5.0, "loss": 0.005}
+BAD = {"delay_ms": 200.0, "jitter_ms": 10.0, "loss": 0.05}
+MACHINE_NOTE = (
+    "one machine, 2 cores shared by all validators (12 node processes), the relay "
+    "process and the load generator; WAN delay/jitter/loss emulated in user space "
+    "(no sch_netem in this kernel): see bench/wan_relay.py"
+)
+
+
+@dataclass(frozen=True)
+class Durations:
+    sat_txs: int = 15_000
+    steady_s: float = 300
+    bad_txs: int = 10_000
+    bad_latency_s: float = 60
+    cut_s: float = 30
+    idle_s: float = 120
+    settle_s: float = 15
+    overload_s: float = 60
+    tls_txs: int = 15_000
+    rate: float = 100
+
+
+QUICK = Durations(sat_txs=3_000, steady_s=20, bad_txs=2_000, bad_latency_s=15, cut_s=12,
+                  idle_s=20, settle_s=5, overload_s=15, tls_txs=3_000)
+
+
+def log(message: str) -> None:
+    bc.log(message)
+
+
+# -- reads ------------------------------------------------------------------------
+
+
+async def statuses(urls: list[str]) -> list[dict | None]:
+    return await asyncio.gather(*(asyncio.to_thread(node_status, u, 3.0) for u in urls))
+
+
+async def view_changes(urls: list[str]) -> list[int]:
+    return [(s or {}).get("view_changes", 0) for s in await statuses(urls)]
+
+
+def vc_delta(before: list[int], after: list[int]) -> int:
+    return max((a - b for a, b in zip(after, before, strict=True)), default=0)
+
+
+async def heights(urls: list[str]) -> list[int]:
+    return [(s or {}).get("height", -1) for s in await statuses(urls)]
+
+
+# -- one network ------------------------------------------------------------------
+
+
+class Bench:
+    """Clients, watcher and plan over one running network."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+        self.urls = list(cluster.urls)
+        self.clients = [Client(u, ssl_context=rpc_ssl(u)) for u in self.urls]
+        self.plan = bc.Plan(cluster.builder("provider-ganpo"), 2_000, int(time.time()))
+        self.watcher = bc.Watcher(self.urls[0])
+
+    async def __aenter__(self) -> Bench:
+        for c in self.clients:
+            await c.__aenter__()
+        await self.watcher.__aenter__()
+        genesis, _ = load_genesis(self.cluster.root / "genesis.json")
+        occupation = next(o for o in genesis.occupations if o.level == 5)
+        head = await self.head()
+        for step in self.plan.setup_txs(head, occupation):
+            await bc.throughput(self.clients, self.watcher, step, "setup")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            await self.watcher.__aexit__()
+        for c in self.clients:
+            with contextlib.suppress(Exception):
+                await c.__aexit__()
+
+    async def head(self) -> int:
+        return (await self.clients[0].status())["height"]
+
+    async def saturate(self, count: int, what: str, nodes: list[int] | None = None) -> float:
+        txs = self.plan.txs(count, 1, await self.head())
+        clients = self.clients if nodes is None else [self.clients[i] for i in nodes]
+        return await bc.throughput(clients, self.watcher, txs, what)
+
+    async def latency(self, rate: float, seconds: float) -> tuple[float, float, int]:
+        """p50, p99 at ``rate`` for ``seconds``, and the view changes meanwhile."""
+        before = await view_changes(self.urls)
+        p50, p99 = await bc.latency(
+            self.clients, self.watcher, self.plan, await self.head(), rate, seconds)
+        changes = vc_delta(before, await view_changes(self.urls))
+        log(f"  view changes during it: {changes}")
+        return p50, p99, changes
+
+    async def overload(self, rate: float, seconds: float) -> tuple[int, float]:
+        """Offer ``rate`` tx/s for ``seconds`` without waiting for commits; the view
+        changes meanwhile (and 5 s after) and the committed tx/s."""
+        txs = self.plan.txs(int(rate * seconds), 1, await self.head())
+        before, seen = await view_changes(self.urls), self.watcher.txs
+        tick, per_tick = 0.05, max(1, int(rate * 0.05))
+        tasks: list[asyncio.Task[None]] = []
+        started = time.monotonic()
+        for k, i in enumerate(range(0, len(txs), per_tick)):
+            client = self.clients[k % len(self.clients)]
+            tasks.append(asyncio.create_task(bc.submit([client], txs[i : i + per_tick], per_tick)))
+            delay = started + (k + 1) * tick - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await asyncio.sleep(5)
+        elapsed = time.monotonic() - started
+        committed = (self.watcher.txs - seen) / elapsed
+        changes = vc_delta(before, await view_changes(self.urls))
+        for task in tasks:
+            task.cancel()
+        log(f"  offered {rate:.0f} tx/s for {seconds:.0f}s: committed {committed:.0f} tx/s, "
+            f"{changes} view changes")
+        return changes, committed
+
+
+def dir_bytes(home: Path) -> int:
+    total = 0
+    for path in [*(home / "data").rglob("*"), home / "consensus.wal"]:
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                total += path.stat().st_size
+    return total
+
+
+def io_write_bytes(pid: int) -> int:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    return 0
+
+
+async def heal_time(lab: Lab, cut: list[int], urls: list[str], timeout_s: float = 120) -> float:
+    up = [u for i, u in enumerate(urls) if i not in cut]
+    tip = max(await heights(up))
+    for i in cut:
+        lab.heal(i)
+    healed = time.monotonic()
+    while time.monotonic() - healed < timeout_s:
+        if min(await heights(urls)) >= tip:
+            return time.monotonic() - healed
+        await asyncio.sleep(0.1)
+    log(f"  not at the tip {tip} after {timeout_s:.0f}s: {await heights(urls)}")
+    return timeout_s
+
+
+async def idle(cluster: NsCluster, urls: list[str], d: Durations) -> dict:
+    await asyncio.sleep(d.settle_s)  # let LevelDB finish compacting the load's writes
+    h0, size0 = await heights(urls), [dir_bytes(h) for h in cluster.homes]
+    io0 = [io_write_bytes(p.pid) if p else 0 for p in cluster.procs]
+    await asyncio.sleep(d.idle_s)
+    h1, size1 = await heights(urls), [dir_bytes(h) for h in cluster.homes]
+    io1 = [io_write_bytes(p.pid) if p else 0 for p in cluster.procs]
+    grown = max(b - a for a, b in zip(size0, size1, strict=True))
+    written = max(b - a for a, b in zip(io0, io1, strict=True))
+    per_day = 86_400 / d.idle_s
+    result = {
+        "idle_bytes_per_day": round(max(0, grown) * per_day),
+        "idle_io_bytes_per_day": round(written * per_day),
+        "idle_blocks": max(b - a for a, b in zip(h0, h1, strict=True)),
+        "idle_s": d.idle_s,
+    }
+    log(f"  idle {d.idle_s:.0f}s: {result}")
+    return result
+
+
+async def wan_network(lab: Lab, workdir: Path, d: Durations, tls: bool, full: bool) -> dict:
+    """Start the lab's nodes and relays, run the scenarios; always stops them."""
+    cluster, links = make_lab_network(lab, workdir, OVERRIDES, tls=tls)
+    relay = RelayProcess(lab, links, STEADY, workdir)
+    try:
+        for i in range(lab.n):
+            cluster.start(i)
+        await asyncio.to_thread(wait_ready, cluster.urls, 180)
+        async with Bench(cluster) as bench:
+            return await _scenarios(lab, cluster, relay, bench, d, tls, full)
+    finally:
+        cluster.kill_all()
+        relay.stop()
+
+
+async def _scenarios(
+    lab: Lab, cluster: NsCluster, relay: RelayProcess, bench: Bench, d: Durations,
+    tls: bool, full: bool,
+) -> dict:
+    n, f = lab.n, (lab.n - 1) // 3
+    out: dict[str, Any] = {"validators": n}
+    log(f"n={n}{' TLS' if tls else ''}: steady WAN {STEADY}")
+    out["tx_per_s"] = round(await bench.saturate(d.sat_txs if not tls else d.tls_txs,
+                                                 "saturated"))
+    if tls:
+        return out
+    p50, p99, changes = await bench.latency(d.rate, d.steady_s)
+    out.update(p50_ms=round(p50), p99_ms=round(p99), view_changes_steady=changes)
+    bad = n - 1
+    relay.command(op="profile", node=bad, **BAD)
+    log(f"n={n}: validator {bad} on a bad line {BAD}")
+    before = await view_changes(bench.urls)
+    bad_rate = await bench.saturate(d.bad_txs, "saturated, one bad link")
+    _, bad_p99, bad_changes = await bench.latency(d.rate, d.bad_latency_s)
+    out.update(
+        bad_link_tx_per_s=round(bad_rate),
+        bad_link_share=round(bad_rate / out["tx_per_s"], 3),
+        bad_link_p99_ms=round(bad_p99),
+        bad_link_view_changes=vc_delta(before, await view_changes(bench.urls)),
+    )
+    del bad_changes
+    relay.command(op="reset")
+    if not full:
+        return out
+    cut = list(range(n - f, n))
+    log(f"n={n}: validators {cut} cut off")
+    up = [i for i in range(n) if i not in cut]
+    for i in cut:
+        lab.cut(i)
+    cut_at = time.monotonic()
+    await asyncio.sleep(min(5, d.cut_s / 3))  # the others notice the silence
+    before = await view_changes([bench.urls[i] for i in up])
+    down_rate = await bench.saturate(d.sat_txs, f"saturated, {f} cut off", nodes=up)
+    out.update(
+        f_down_tx_per_s=round(down_rate),
+        f_down_share=round(down_rate / out["tx_per_s"], 3),
+        f_down_view_changes=vc_delta(before, await view_changes([bench.urls[i] for i in up])),
+    )
+    await asyncio.sleep(max(0.0, d.cut_s - (time.monotonic() - cut_at)))
+    out["cut_s"] = round(time.monotonic() - cut_at, 1)
+    out["heal_s"] = round(await heal_time(lab, cut, bench.urls), 2)
+    log(f"  healed after a {out['cut_s']}s cut: every node at the tip {out['heal_s']}s later")
+    out.update(await idle(cluster, bench.urls, d))
+    out["relay"] = relay.command(op="stats")
+    return out
+
+
+async def loopback_saturated(workdir: Path, n: int, d: Durations) -> dict:
+    log(f"n={n} on loopback: saturated, then twice that offered")
+    cluster = make_cluster(workdir / "loop", n, OVERRIDES)
+    try:
+        async with Bench(cluster) as bench:
+            rate = await bench.saturate(d.sat_txs, "saturated (loopback)")
+            changes, committed = await bench.overload(2 * rate, d.overload_s)
+    finally:
+        cluster.stop_all()
+    return {"loopback_tx_per_s": round(rate), "view_changes_saturated": changes,
+            "overload_committed_tx_per_s": round(committed)}
+
+
+async def run(args: argparse.Namespace, d: Durations, workdir: Path, labs: list[Lab]) -> dict:
+    result: dict[str, Any] = {}
+
+    async def in_lab(n: int, name: str, tls: bool, full: bool) -> dict:
+        lab = Lab(n)
+        labs.append(lab)
+        lab.up()
+        try:
+            return await wan_network(lab, workdir / name, d, tls, full)
+        finally:
+            lab.down()
+
+    result.update(await in_lab(args.validators, "wan", False, True))
+    if not args.no_tls:
+        tls = await in_lab(args.validators, "wan-tls", True, False)
+        result["tls_tx_per_s"] = tls["tx_per_s"]
+        result["tls_share"] = round(tls["tx_per_s"] / result["tx_per_s"], 3)
+    if not args.no_loopback:
+        result.update(await loopback_saturated(workdir, args.validators, d))
+    if args.n4:
+        result["n4"] = await in_lab(4, "wan4", False, False)
+    result.update(
+        one_way_delay_ms=STEADY["delay_ms"],
+        jitter_ms=STEADY["jitter_ms"],
+        loss=STEADY["loss"],
+        bad_link=BAD,
+        rate_for_latency=d.rate,
+        durations=asdict(d),
+        quick=args.quick,
+        cores=os.cpu_count() or 1,
+        machine=MACHINE_NOTE,
+    )
+    return result
+
+
+def _raise_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--validators", type=int, default=12)
+    parser.add_argument("--quick", action="store_true",
+                        help="short phases for a smoke run (also BENCH_WAN_QUICK=1)")
+    parser.add_argument("--n4", action=argparse.BooleanOptionalAction, default=None,
+                        help="also steady and bad link for n = 4 (default: in full runs)")
+    parser.add_argument("--steady-seconds", type=float, help="override the 100 tx/s period")
+    parser.add_argument("--no-tls", action="store_true", help="skip the TLS network")
+    parser.add_argument("--no-loopback", action="store_true", help="skip the loopback overload")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="put the networks (homes, node.log, relay.log) in DIR, an empty "
+                             "or new directory, and keep them for diagnosis")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("error[needs_root]: make bench-wan puts each validator in its own network "
+              "namespace (ip netns), which needs root; run it as root", file=sys.stderr)
+        sys.exit(2)
+    quick = args.quick = args.quick or os.environ.get("BENCH_WAN_QUICK") == "1"
+    d = QUICK if quick else Durations()
+    if args.steady_seconds:
+        d = Durations(**{**asdict(d), "steady_s": args.steady_seconds})
+    if args.n4 is None:
+        args.n4 = not quick
+    stale = remove_stale()
+    if stale:
+        log(f"removed namespaces left by an earlier run: {', '.join(stale)}")
+    signal.signal(signal.SIGTERM, _raise_exit)
+    signal.signal(signal.SIGHUP, _raise_exit)
+    labs: list[Lab] = []
+    started = time.monotonic()
+    try:
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            result = asyncio.run(run(args, d, args.keep.resolve(), labs))
+        else:
+            with tempfile.TemporaryDirectory(prefix="skillchain-wan-") as tmp:
+                result = asyncio.run(run(args, d, Path(tmp), labs))
+    finally:
+        for lab in labs:
+            lab.down()
+    result["wall_s"] = round(time.monotonic() - started)
+    print(json.dumps(result, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
