@@ -50,7 +50,14 @@ from pathlib import Path
 from typing import Any
 
 from bench import bench_cluster as bc
-from bench.wan_net import Lab, NsCluster, RelayProcess, make_lab_network, remove_stale
+from bench.wan_net import (
+    Lab,
+    NsCluster,
+    RelayProcess,
+    make_lab_network,
+    remove_stale,
+    stop_cluster,
+)
 from chain.genesis import load_genesis
 from cli.devnet import node_status, rpc_ssl, wait_ready
 from node.client import Client
@@ -204,11 +211,14 @@ def io_write_bytes(pid: int) -> int:
     return 0
 
 
-async def heal_time(lab: Lab, cut: list[int], urls: list[str], timeout_s: float = 120) -> float:
+async def heal_time(
+    lab: Lab, relay: RelayProcess, cut: list[int], urls: list[str], timeout_s: float = 120
+) -> float:
     up = [u for i, u in enumerate(urls) if i not in cut]
     tip = max(await heights(up))
     for i in cut:
         lab.heal(i)
+        relay.command(op="heal", node=i)
     healed = time.monotonic()
     while time.monotonic() - healed < timeout_s:
         if min(await heights(urls)) >= tip:
@@ -249,7 +259,9 @@ async def wan_network(lab: Lab, workdir: Path, d: Durations, tls: bool, full: bo
         async with Bench(cluster) as bench:
             return await _scenarios(lab, cluster, relay, bench, d, tls, full)
     finally:
-        cluster.kill_all()
+        killed = stop_cluster(cluster)
+        if killed:
+            log(f"  nodes {killed} did not stop within 15 s of SIGTERM: killed")
         relay.stop()
 
 
@@ -271,14 +283,13 @@ async def _scenarios(
     log(f"n={n}: validator {bad} on a bad line {BAD}")
     before = await view_changes(bench.urls)
     bad_rate = await bench.saturate(d.bad_txs, "saturated, one bad link")
-    _, bad_p99, bad_changes = await bench.latency(d.rate, d.bad_latency_s)
+    _, bad_p99, _ = await bench.latency(d.rate, d.bad_latency_s)
     out.update(
         bad_link_tx_per_s=round(bad_rate),
         bad_link_share=round(bad_rate / out["tx_per_s"], 3),
         bad_link_p99_ms=round(bad_p99),
         bad_link_view_changes=vc_delta(before, await view_changes(bench.urls)),
     )
-    del bad_changes
     relay.command(op="reset")
     if not full:
         return out
@@ -287,6 +298,7 @@ async def _scenarios(
     up = [i for i in range(n) if i not in cut]
     for i in cut:
         lab.cut(i)
+        relay.command(op="cut", node=i)
     cut_at = time.monotonic()
     await asyncio.sleep(min(5, d.cut_s / 3))  # the others notice the silence
     before = await view_changes([bench.urls[i] for i in up])
@@ -298,7 +310,7 @@ async def _scenarios(
     )
     await asyncio.sleep(max(0.0, d.cut_s - (time.monotonic() - cut_at)))
     out["cut_s"] = round(time.monotonic() - cut_at, 1)
-    out["heal_s"] = round(await heal_time(lab, cut, bench.urls), 2)
+    out["heal_s"] = round(await heal_time(lab, relay, cut, bench.urls), 2)
     log(f"  healed after a {out['cut_s']}s cut: every node at the tip {out['heal_s']}s later")
     out.update(await idle(cluster, bench.urls, d))
     out["relay"] = relay.command(op="stats")
@@ -313,13 +325,15 @@ async def loopback_saturated(workdir: Path, n: int, d: Durations) -> dict:
             rate = await bench.saturate(d.sat_txs, "saturated (loopback)")
             changes, committed = await bench.overload(2 * rate, d.overload_s)
     finally:
-        cluster.stop_all()
+        killed = stop_cluster(cluster)
+        if killed:
+            log(f"  nodes {killed} did not stop within 15 s of SIGTERM: killed")
     return {"loopback_tx_per_s": round(rate), "view_changes_saturated": changes,
             "overload_committed_tx_per_s": round(committed)}
 
 
 async def run(args: argparse.Namespace, d: Durations, workdir: Path, labs: list[Lab]) -> dict:
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"load_avg_start": round(os.getloadavg()[0], 2)}
 
     async def in_lab(n: int, name: str, tls: bool, full: bool) -> dict:
         lab = Lab(n)
@@ -349,6 +363,7 @@ async def run(args: argparse.Namespace, d: Durations, workdir: Path, labs: list[
         quick=args.quick,
         cores=os.cpu_count() or 1,
         machine=MACHINE_NOTE,
+        load_avg_end=round(os.getloadavg()[0], 2),
     )
     return result
 

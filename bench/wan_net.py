@@ -39,7 +39,7 @@ from cli.netgen import new_network
 from node.config import NodeConfig, PeerAddress, load_config, write_config
 from tests.node.cluster import Cluster
 
-__all__ = ["Lab", "NsCluster", "RelayProcess", "remove_stale"]
+__all__ = ["Lab", "NsCluster", "RelayProcess", "make_lab_network", "remove_stale", "stop_cluster"]
 
 REPO = Path(__file__).resolve().parents[1]
 RELAY_BASE = 20_000
@@ -207,21 +207,27 @@ class NsCluster(Cluster):
             start_new_session=True,
         )
 
-    def kill_all(self, timeout_s: float = 15) -> None:
-        """SIGTERM every node, SIGKILL what is left after ``timeout_s``."""
-        for proc in self.procs:
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        for i, proc in enumerate(self.procs):
-            if proc is None:
-                continue
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=5)
-            self.procs[i] = None
+
+
+def stop_cluster(cluster: Cluster, timeout_s: float = 15) -> list[int]:
+    """SIGTERM every node at once, SIGKILL what is left after ``timeout_s``; returns
+    the nodes that had to be killed (a node owes a clean stop within that time)."""
+    for proc in cluster.procs:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    killed = []
+    for i, proc in enumerate(cluster.procs):
+        if proc is None:
+            continue
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        if proc.poll() is None:
+            killed.append(i)
+            proc.kill()
+            proc.wait(timeout=5)
+        cluster.procs[i] = None
+    return killed
 
 
 def make_lab_network(

@@ -29,16 +29,25 @@ returns, at most 256 KiB):
   messages (Linux's tail-loss probe would often repair a lone lost vote in ~2
   RTT < 200 ms) and ignores congestion-window shrinking after a loss (no
   bandwidth limit is emulated: the WAN is assumed not to be the bottleneck).
-* **cut**: not done here. ``bench.wan_net`` sets a node's veth down in the hub,
-  a true black hole at layer 2: segments vanish, SYNs go unanswered, the
-  relay's and the node's TCP stacks retransmit, exactly as on a cut WAN line.
+* **cut**: ``bench.wan_net`` sets a node's veth down in the hub, a true black
+  hole at layer 2 for everything the node sends or is sent: segments vanish,
+  the relay's and the node's TCP stacks retransmit, as on a cut WAN line. The
+  one thing the veth cannot hide is the relay itself: a peer dialling the cut
+  node reaches the relay, whose TCP accepts at once, and the node's handshake
+  then hangs until its timeout (5 s) and its dial backs off (3 s), which a real
+  cut (an unanswered SYN: the dial times out in 2 s and is retried within a
+  heartbeat) would not cause. So ``{"op": "cut"}`` also closes the listeners of
+  every link towards the cut node: those dials are refused (a reset), which
+  the node retries within a heartbeat, like a timed-out one (``node.links``);
+  ``{"op": "heal"}`` listens again. Open streams are left to stall.
 
 The profile of link ``i -> j`` is the worse (larger delay) of node i's and node
 j's profiles: a "bad link" is one bureau's access line, seen on all its links.
 
 Control: one JSON object per line on stdin, one answer per line on stdout:
 ``{"op": "profile", "node": 3, "delay_ms": 200, "jitter_ms": 10, "loss": 0.05}``,
-``{"op": "reset"}`` (every node back to the default), ``{"op": "stats"}``.
+``{"op": "reset"}`` (every node back to the default), ``{"op": "cut", "node": 3}``,
+``{"op": "heal", "node": 3}``, ``{"op": "stats"}``.
 Started as ``python -m bench.wan_relay LINKS.json``; prints ``ready`` once every
 relay listens.
 """
@@ -102,7 +111,8 @@ class Relay:
     bytes_forwarded: int = 0
     delayed_by_loss: int = 0
     chunks: int = 0
-    servers: list[asyncio.base_events.Server] = field(default_factory=list)
+    servers: dict[tuple[int, int], asyncio.base_events.Server] = field(default_factory=dict)
+    specs: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
 
     def profile(self, src: int, dst: int) -> Profile:
         a = self.nodes.get(src, self.default)
@@ -116,7 +126,17 @@ class Relay:
             await self._serve(src, dst, target, reader, writer)
 
         host, port = link["listen"]
-        self.servers.append(await asyncio.start_server(handle, host, port, backlog=64))
+        self.specs[(src, dst)] = link
+        self.servers[(src, dst)] = await asyncio.start_server(handle, host, port, backlog=64)
+
+    async def set_cut(self, node: int, cut: bool) -> None:
+        for key, link in self.specs.items():
+            if key[1] != node:
+                continue
+            if cut and key in self.servers:
+                self.servers.pop(key).close()
+            elif not cut and key not in self.servers:
+                await self.listen(link)
 
     async def _serve(
         self, src: int, dst: int, target: tuple[str, int],
@@ -181,9 +201,11 @@ class Relay:
             sender.cancel()
             writer.transport.abort()  # one side gone: tear the whole flow down
 
-    def command(self, request: dict[str, Any]) -> dict[str, Any]:
+    async def command(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
-        if op == "profile":
+        if op in ("cut", "heal"):
+            await self.set_cut(int(request["node"]), op == "cut")
+        elif op == "profile":
             self.nodes[int(request["node"])] = Profile(
                 float(request["delay_ms"]), float(request["jitter_ms"]), float(request["loss"])
             )
@@ -210,11 +232,11 @@ async def serve(links_path: Path) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line := await reader.readline():
         try:
-            answer = relay.command(json.loads(line))
+            answer = await relay.command(json.loads(line))
         except (ValueError, KeyError, TypeError) as exc:
             answer = {"ok": False, "error": str(exc)}
         print(json.dumps(answer), flush=True)
-    for server in relay.servers:  # stdin closed: the bench is gone, so are we
+    for server in relay.servers.values():  # stdin closed: the bench is gone, so are we
         server.close()
 
 
