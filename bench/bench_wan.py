@@ -8,7 +8,7 @@ the layout). The load generator, plan and watcher are ``make bench``'s
 (``bench.bench_cluster``), so figures compare with its loopback ones.
 
 Scenarios, in order, on one n = 12 network (and n = 4 for the first two,
-``--n4``):
+``--n4``, with at most 2 minutes at 100 tx/s):
 
 1. **steady**: single-session tx/s offered as fast as the nodes admit
    (``tx_per_s``); then p50/p99 at a fixed 100 tx/s for ``steady_s`` (5 minutes
@@ -17,12 +17,17 @@ Scenarios, in order, on one n = 12 network (and n = 4 for the first two,
    tx/s ÷ steady tx/s (``bad_link_share``) and p99 at 100 tx/s.
 3. **f down**: f validators (the last f) cut off (veth down: a black hole):
    tx/s over the others ÷ steady (``f_down_share``); the cut lasts at least
-   ``cut_s`` (30 s), then heals: seconds from the heal until every node's
-   height is the tip (``heal_s``, the network idle, so the tip stands still).
+   ``cut_s`` (30 s), then heals: seconds until every node is at the tip
+   (``heal_after_load_s``: the cut nodes missed a saturated run's blocks and
+   must re-execute them). Then **a partition that heals**: the same f cut
+   off for ``cut_s`` while the others commit 20 tx/s, healed: seconds from
+   the heal until every node's height is the tip (``heal_s``).
 4. **idle**: no txs for ``idle_s``; growth of each node's data dir + WAL,
    the largest, per day (``idle_bytes_per_day``); blocks made meanwhile.
-5. **TLS**: a second n = 12 WAN network with TLS 1.3 links and HTTPS RPC:
-   saturated tx/s ÷ step 1's (``tls_share``).
+5. **TLS**: a second n = 12 WAN network with TLS 1.3 links and HTTPS RPC,
+   then a third one plaintext again: saturated TLS tx/s ÷ the mean of step 1's
+   and the third's (``tls_share``), so drift in the machine's other load
+   favours neither.
 6. **saturated loopback**: n = 12 without namespaces (``make bench``'s
    setting): tx/s R, then 2R offered for ``overload_s``; view changes then
    (``view_changes_saturated``).
@@ -61,6 +66,7 @@ from bench.wan_net import (
 )
 from chain.genesis import load_genesis
 from cli.devnet import node_status, rpc_ssl, wait_ready
+from consensus.proposals import primary_index
 from node.client import Client
 from tests.node.cluster import make_cluster
 
@@ -122,14 +128,49 @@ async def heights(urls: list[str]) -> list[int]:
     return [(s or {}).get("height", -1) for s in await statuses(urls)]
 
 
+class CpuMeter:
+    """The machine's busy CPU and the lab's share of it between construction and ``read``
+    (Linux ``/proc``): a shared machine's other work shows as ``lab_share`` < 1."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.started = (time.monotonic(), self._machine(), self._lab())
+
+    @staticmethod
+    def _machine() -> int:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return sum(fields[0:3]) + sum(fields[5:7])  # user nice system, irq softirq
+
+    def _lab(self) -> int:
+        total = 0
+        for pid in self.pids:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(stat[11]) + int(stat[12])  # utime, stime
+        return total
+
+    def read(self) -> dict[str, float]:
+        t0, m0, l0 = self.started
+        elapsed, machine, lab = time.monotonic() - t0, self._machine() - m0, self._lab() - l0
+        hz = os.sysconf("SC_CLK_TCK")
+        cores = os.cpu_count() or 1
+        return {
+            "machine_busy": round(machine / hz / elapsed / cores, 3),
+            "lab_share": round(lab / machine, 3) if machine else 0.0,
+        }
+
+
 # -- one network ------------------------------------------------------------------
 
 
 class Bench:
     """Clients, watcher and plan over one running network."""
 
-    def __init__(self, cluster: Any) -> None:
+    def __init__(self, cluster: Any, relay_pid: int | None = None) -> None:
         self.cluster = cluster
+        self.relay_pid = relay_pid
+        self.cpu: dict[str, dict[str, float]] = {}
+        self.view_change_log: list[dict[int, int]] = []
         self.urls = list(cluster.urls)
         self.clients = [Client(u, ssl_context=rpc_ssl(u)) for u in self.urls]
         self.plan = bc.Plan(cluster.builder("provider-ganpo"), 2_000, int(time.time()))
@@ -159,7 +200,14 @@ class Bench:
     async def saturate(self, count: int, what: str, nodes: list[int] | None = None) -> float:
         txs = self.plan.txs(count, 1, await self.head())
         clients = self.clients if nodes is None else [self.clients[i] for i in nodes]
-        return await bc.throughput(clients, self.watcher, txs, what)
+        pids = [p.pid for p in self.cluster.procs if p is not None] + [os.getpid()]
+        if self.relay_pid:
+            pids.append(self.relay_pid)
+        meter = CpuMeter(pids)
+        rate = await bc.throughput(clients, self.watcher, txs, what)
+        self.cpu[what] = meter.read()
+        log(f"  CPU meanwhile: {self.cpu[what]}")
+        return rate
 
     async def _head_poller(self, box: list[int]) -> None:
         while True:
@@ -168,7 +216,7 @@ class Bench:
             await asyncio.sleep(1.0)
 
     async def paced(
-        self, rate: float, seconds: float, wait_s: float | None
+        self, rate: float, seconds: float, wait_s: float | None, nodes: list[int] | None = None
     ) -> tuple[dict[str, float], int]:
         """Offer ``rate`` tx/s for ``seconds``, round-robin over the nodes, each tx
         signed just before it is sent against a head at most ~1 s old (a 5-minute run
@@ -189,7 +237,8 @@ class Bench:
                 now = time.monotonic()
                 for t in chunk:
                     sent[bc.tx_hash(bc.SUITE, t).hex()] = now
-                client = self.clients[k % len(self.clients)]
+                targets = nodes if nodes is not None else range(len(self.clients))
+                client = self.clients[list(targets)[k % len(targets)]]
                 tasks.append(asyncio.create_task(bc.submit([client], chunk, per_tick)))
                 delay = started + (k + 1) * tick - time.monotonic()
                 if delay > 0:
@@ -204,12 +253,45 @@ class Bench:
         failed = sum(1 for t in tasks if t.done() and not t.cancelled() and t.exception())
         return sent, failed
 
+    async def _primaries(self) -> list[int]:
+        """Node index of each validator in the set's order (the primary rotation's)."""
+        keys = [(s or {}).get("validator") for s in await statuses(self.urls)]
+        order = (await self.clients[0].validators())["validators"]
+        return [keys.index(v["public_key"]) for v in order]
+
+    async def _watch_views(self, found: dict[int, int]) -> None:
+        """Sample every node's status each second; when a node's view-change count
+        grew, note the height it was at (``found``: height -> view changes seen)."""
+        last = await view_changes(self.urls)
+        while True:
+            await asyncio.sleep(1.0)
+            rows = await statuses(self.urls)
+            for i, row in enumerate(rows):
+                if row is None:
+                    continue
+                if row.get("view_changes", 0) > last[i]:
+                    height = row.get("consensus_height", 0)
+                    found[height] = max(found.get(height, 0), row["view_changes"] - last[i])
+                last[i] = row.get("view_changes", last[i])
+
     async def latency(self, rate: float, seconds: float) -> tuple[float, float, int]:
         """p50, p99 at ``rate`` for ``seconds``, and the view changes meanwhile. A tx
         not committed within 120 s of the end counts as 120 s late."""
         before = await view_changes(self.urls)
-        sent, failed = await self.paced(rate, seconds, wait_s=120)
+        found: dict[int, int] = {}
+        watch = asyncio.create_task(self._watch_views(found))
+        try:
+            sent, failed = await self.paced(rate, seconds, wait_s=120)
+        finally:
+            watch.cancel()
         changes = vc_delta(before, await view_changes(self.urls))
+        if found:
+            with contextlib.suppress(Exception):
+                order = await self._primaries()
+                n = len(order)
+                primaries = {h: order[primary_index(h, 0, n)] for h in sorted(found)}
+                self.view_change_log.append(primaries)
+                log(f"  heights with a view change -> their view-0 primary: {primaries}")
         seen = self.watcher.seen
         missing = sum(1 for h in sent if h not in seen)
         latencies = sorted((seen[h] - t) * 1000 if h in seen else 120_000.0
@@ -289,7 +371,9 @@ async def idle(cluster: NsCluster, urls: list[str], d: Durations) -> dict:
     return result
 
 
-async def wan_network(lab: Lab, workdir: Path, d: Durations, tls: bool, full: bool) -> dict:
+async def wan_network(
+    lab: Lab, workdir: Path, d: Durations, tls: bool, full: bool, saturated_only: bool = False
+) -> dict:
     """Start the lab's nodes and relays, run the scenarios; always stops them."""
     cluster, links = make_lab_network(lab, workdir, OVERRIDES, tls=tls)
     relay = RelayProcess(lab, links, STEADY, workdir)
@@ -297,8 +381,9 @@ async def wan_network(lab: Lab, workdir: Path, d: Durations, tls: bool, full: bo
         for i in range(lab.n):
             cluster.start(i)
         await asyncio.to_thread(wait_ready, cluster.urls, 180)
-        async with Bench(cluster) as bench:
-            return await _scenarios(lab, cluster, relay, bench, d, tls, full)
+        async with Bench(cluster, relay.proc.pid) as bench:
+            return await _scenarios(lab, cluster, relay, bench, d, tls,
+                                    tls or saturated_only, full)
     finally:
         killed = stop_cluster(cluster)
         if killed:
@@ -308,14 +393,15 @@ async def wan_network(lab: Lab, workdir: Path, d: Durations, tls: bool, full: bo
 
 async def _scenarios(
     lab: Lab, cluster: NsCluster, relay: RelayProcess, bench: Bench, d: Durations,
-    tls: bool, full: bool,
+    tls: bool, saturated_only: bool, full: bool,
 ) -> dict:
     n, f = lab.n, (lab.n - 1) // 3
     out: dict[str, Any] = {"validators": n}
     log(f"n={n}{' TLS' if tls else ''}: steady WAN {STEADY}")
     out["tx_per_s"] = round(await bench.saturate(d.sat_txs if not tls else d.tls_txs,
                                                  "saturated"))
-    if tls:
+    out["cpu_saturated"] = bench.cpu["saturated"]
+    if saturated_only:
         return out
     p50, p99, changes = await bench.latency(d.rate, d.steady_s)
     out.update(p50_ms=round(p50), p99_ms=round(p99), view_changes_steady=changes)
@@ -337,6 +423,7 @@ async def _scenarios(
     cut = list(range(n - f, n))
     log(f"n={n}: validators {cut} cut off")
     up = [i for i in range(n) if i not in cut]
+    before_cut = await heights([bench.urls[i] for i in cut])
     for i in cut:
         lab.cut(i)
         relay.command(op="cut", node=i)
@@ -348,14 +435,39 @@ async def _scenarios(
         f_down_tx_per_s=round(down_rate),
         f_down_share=round(down_rate / out["tx_per_s"], 3),
         f_down_view_changes=vc_delta(before, await view_changes([bench.urls[i] for i in up])),
+        cpu=bench.cpu,
+        view_change_primaries=[{str(h): p for h, p in m.items()} for m in bench.view_change_log],
     )
     await asyncio.sleep(max(0.0, d.cut_s - (time.monotonic() - cut_at)))
-    out["cut_s"] = round(time.monotonic() - cut_at, 1)
-    out["heal_s"] = round(await heal_time(lab, relay, cut, bench.urls), 2)
-    log(f"  healed after a {out['cut_s']}s cut: every node at the tip {out['heal_s']}s later")
+    out["f_down_cut_s"] = round(time.monotonic() - cut_at, 1)
+    behind = max(await heights([bench.urls[i] for i in up])) - min(before_cut)
+    out["heal_after_load_s"] = round(await heal_time(lab, relay, cut, bench.urls), 2)
+    out["heal_after_load_blocks_behind"] = behind
+    log(f"  healed after a {out['f_down_cut_s']}s cut, {behind} blocks behind: every node at "
+        f"the tip {out['heal_after_load_s']}s later")
+    await asyncio.sleep(d.settle_s)
+    out.update(await partition_heals(lab, relay, bench, cut, up, d))
     out.update(await idle(cluster, bench.urls, d))
     out["relay"] = relay.command(op="stats")
     return out
+
+
+async def partition_heals(
+    lab: Lab, relay: RelayProcess, bench: Bench, cut: list[int], up: list[int], d: Durations
+) -> dict:
+    """``cut`` cut off for ``cut_s`` while the others commit a light load (20 tx/s, so the
+    cut nodes miss tens of blocks, not a saturated run's hundreds); then healed."""
+    before_cut = await heights([bench.urls[i] for i in cut])
+    log(f"  partition: {cut} cut off for {d.cut_s:.0f}s under 20 tx/s, then healed")
+    for i in cut:
+        lab.cut(i)
+        relay.command(op="cut", node=i)
+    await bench.paced(20, d.cut_s, wait_s=None, nodes=up)
+    await asyncio.sleep(2)
+    behind = max(await heights([bench.urls[i] for i in up])) - min(before_cut)
+    heal = await heal_time(lab, relay, cut, bench.urls)
+    log(f"  healed, {behind} blocks behind: every node at the tip {heal:.2f}s later")
+    return {"heal_s": round(heal, 2), "heal_blocks_behind": behind, "cut_s": d.cut_s}
 
 
 async def loopback_saturated(workdir: Path, n: int, d: Durations) -> dict:
@@ -376,24 +488,33 @@ async def loopback_saturated(workdir: Path, n: int, d: Durations) -> dict:
 async def run(args: argparse.Namespace, d: Durations, workdir: Path, labs: list[Lab]) -> dict:
     result: dict[str, Any] = {"load_avg_start": round(os.getloadavg()[0], 2)}
 
-    async def in_lab(n: int, name: str, tls: bool, full: bool) -> dict:
+    async def in_lab(
+        n: int, name: str, tls: bool, full: bool, tls_only: bool = False,
+        steady_s: float | None = None,
+    ) -> dict:
         lab = Lab(n)
         labs.append(lab)
         lab.up()
         try:
-            return await wan_network(lab, workdir / name, d, tls, full)
+            durations = d if steady_s is None else Durations(**{**asdict(d), "steady_s": steady_s})
+            return await wan_network(lab, workdir / name, durations, tls, full, tls_only)
         finally:
             lab.down()
 
     result.update(await in_lab(args.validators, "wan", False, True))
     if not args.no_tls:
+        # plain (step 1), TLS, plain again: the mean of the plain runs around the TLS
+        # one, so that drift in the machine's other load favours neither
         tls = await in_lab(args.validators, "wan-tls", True, False)
+        again = await in_lab(args.validators, "wan-plain", False, False, tls_only=True)
+        plain = (result["tx_per_s"] + again["tx_per_s"]) / 2
         result["tls_tx_per_s"] = tls["tx_per_s"]
-        result["tls_share"] = round(tls["tx_per_s"] / result["tx_per_s"], 3)
+        result["tls_plain_tx_per_s"] = [result["tx_per_s"], again["tx_per_s"]]
+        result["tls_share"] = round(tls["tx_per_s"] / plain, 3)
     if not args.no_loopback:
         result.update(await loopback_saturated(workdir, args.validators, d))
     if args.n4:
-        result["n4"] = await in_lab(4, "wan4", False, False)
+        result["n4"] = await in_lab(4, "wan4", False, False, steady_s=min(d.steady_s, 120))
     result.update(
         one_way_delay_ms=STEADY["delay_ms"],
         jitter_ms=STEADY["jitter_ms"],
