@@ -166,9 +166,11 @@ class CpuMeter:
 class Bench:
     """Clients, watcher and plan over one running network."""
 
-    def __init__(self, cluster: Any, relay_pid: int | None = None) -> None:
+    def __init__(self, cluster: Any, relay: RelayProcess | None = None) -> None:
         self.cluster = cluster
-        self.relay_pid = relay_pid
+        self.relay = relay
+        self.relay_pid = relay.proc.pid if relay else None
+        self.link_bytes_per_tx: dict[str, int] = {}
         self.cpu: dict[str, dict[str, float]] = {}
         self.view_change_log: list[dict[int, int]] = []
         self.urls = list(cluster.urls)
@@ -204,9 +206,14 @@ class Bench:
         if self.relay_pid:
             pids.append(self.relay_pid)
         meter = CpuMeter(pids)
+        sent = self.relay.command(op="stats")["bytes_forwarded"] if self.relay else 0
         rate = await bc.throughput(clients, self.watcher, txs, what)
         self.cpu[what] = meter.read()
         log(f"  CPU meanwhile: {self.cpu[what]}")
+        if self.relay:
+            relayed = self.relay.command(op="stats")["bytes_forwarded"] - sent
+            self.link_bytes_per_tx[what] = round(relayed / count)
+            log(f"  link bytes per tx (all links): {self.link_bytes_per_tx[what]}")
         return rate
 
     async def _head_poller(self, box: list[int]) -> None:
@@ -279,11 +286,15 @@ class Bench:
         not committed within 120 s of the end counts as 120 s late."""
         before = await view_changes(self.urls)
         found: dict[int, int] = {}
+        relayed = self.relay.command(op="stats")["bytes_forwarded"] if self.relay else 0
         watch = asyncio.create_task(self._watch_views(found))
         try:
             sent, failed = await self.paced(rate, seconds, wait_s=120)
         finally:
             watch.cancel()
+        if self.relay:
+            relayed = self.relay.command(op="stats")["bytes_forwarded"] - relayed
+            self.link_bytes_per_tx[f"{rate:.0f} tx/s"] = round(relayed / max(1, len(sent)))
         changes = vc_delta(before, await view_changes(self.urls))
         if found:
             with contextlib.suppress(Exception):
@@ -381,7 +392,7 @@ async def wan_network(
         for i in range(lab.n):
             cluster.start(i)
         await asyncio.to_thread(wait_ready, cluster.urls, 180)
-        async with Bench(cluster, relay.proc.pid) as bench:
+        async with Bench(cluster, relay) as bench:
             return await _scenarios(lab, cluster, relay, bench, d, tls,
                                     tls or saturated_only, full)
     finally:
@@ -436,6 +447,7 @@ async def _scenarios(
         f_down_share=round(down_rate / out["tx_per_s"], 3),
         f_down_view_changes=vc_delta(before, await view_changes([bench.urls[i] for i in up])),
         cpu=bench.cpu,
+        link_bytes_per_tx=bench.link_bytes_per_tx,
         view_change_primaries=[{str(h): p for h, p in m.items()} for m in bench.view_change_log],
     )
     await asyncio.sleep(max(0.0, d.cut_s - (time.monotonic() - cut_at)))
@@ -534,6 +546,13 @@ def _raise_exit(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C raises where the loop is, like SIGTERM: asyncio's own SIGINT handler
+    only cancels the main task, and a cancellation swallowed anywhere below (a
+    library's retry loop) left the bench, its nodes and namespaces running."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--validators", type=int, default=12)
@@ -563,6 +582,7 @@ def main() -> None:
         log(f"removed namespaces left by an earlier run: {', '.join(stale)}")
     signal.signal(signal.SIGTERM, _raise_exit)
     signal.signal(signal.SIGHUP, _raise_exit)
+    signal.signal(signal.SIGINT, _interrupt)
     labs: list[Lab] = []
     started = time.monotonic()
     try:
