@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-slow demo lint sim chaos bench bench-state bench-contracts bench-crypto bench-replay bench-catchup bench-hostile bench-tls clean help
+.PHONY: test test-slow demo lint sim chaos bench bench-state bench-contracts bench-crypto bench-replay bench-catchup bench-hostile bench-tls bench-wan clean help
 
 help:
 	@echo "make demo             run a local validator network with a realistic workload"
@@ -15,13 +15,14 @@ help:
 	@echo "make sim SEEDS=N      consensus simulator over N seeds (default 20000) and the node-shell simulator (SHELL_SEEDS=500)"
 	@echo "make chaos MINUTES=N VALIDATORS=n   long fault-injection run (JSON on the last line)"
 	@echo "make bench-state      state tree and storage benchmarks (JSON on the last line)"
-	@echo "make bench            4- and 7-validator cluster throughput and latency (JSON)"
+	@echo "make bench            4-, 7- and 12-validator cluster throughput and latency (JSON)"
 	@echo "make bench-contracts  contract execution benchmark (JSON on the last line)"
 	@echo "make bench-crypto     Ed25519/SHA-256 vs SM2/SM3, and a 4-validator SM2 cluster (JSON)"
 	@echo "make bench-replay     audit replay of a >= 100,000-tx chain, credential size/time (JSON)"
 	@echo "make bench-catchup    a wiped validator rebuilt from its peers: seconds back to the tip (JSON)"
 	@echo "make bench-hostile    connection floods, bad requests, huge bodies, a Byzantine peer (JSON)"
 	@echo "make bench-tls        4-validator tx/s with and without TLS in one run: tls_share (JSON)"
+	@echo "make bench-wan        12 validators in network namespaces over an emulated WAN (root; ~25 min, BENCH_WAN_QUICK=1 ~6; JSON)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -76,6 +77,9 @@ bench-hostile: $(STAMP)
 
 bench-tls: $(STAMP)
 	$(BIN)/python -m bench.bench_tls $(BENCH_ARGS)
+
+bench-wan: $(STAMP)
+	$(BIN)/python -m bench.bench_wan $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis .ruff_cache *.egg-info

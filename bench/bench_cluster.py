@@ -367,7 +367,8 @@ async def _measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--validators", default="4,7", help="comma-separated network sizes")
+    parser.add_argument("--validators", default="4,7,12",
+                        help="comma-separated network sizes (12: the Jiangxi network, issue 14)")
     parser.add_argument("--txs", type=int, default=20_000, help="single-session txs per run")
     parser.add_argument("--record-txs", type=int, default=400, help="100-session txs per run")
     parser.add_argument("--latency-seconds", type=float, default=15)
