@@ -107,8 +107,9 @@ def test_health_ready_status_and_metrics_of_a_running_network(net):
         "skillchain_clock_offset_seconds ",
     ):
         assert family in text, family
-    log = net.log(0)
-    assert "links: up " in log and "committed height " in log
+    # The links line comes from a poll once a second: wait for it rather than race it.
+    wait_for(lambda: "links: up " in net.log(0) and "committed height " in net.log(0),
+             "a links-up and a commit line in node 0's log", timeout_s=15)
 
 
 def test_sighup_reopens_the_log_and_never_stops_the_node(net):
@@ -136,8 +137,9 @@ def test_a_node_behind_catches_up_logged_and_counted(net):
         proc.send_signal(signal.SIGCONT)
     wait_for(lambda: get(net.urls[3], "/ready")[0] == 200, "node 3 ready again")
     assert node_status(net.urls[3])["height"] >= start + 8
-    log = net.log(3)
-    assert "catch-up started at height" in log and "catch-up finished at height" in log
+    wait_for(lambda: "catch-up started at height" in net.log(3)
+             and "catch-up finished at height" in net.log(3),
+             "catch-up lines in node 3's log (written by a once-a-second poll)", timeout_s=15)
     _, text = get(net.urls[3], "/metrics")
     assert "skillchain_catch_ups_total 0" not in text
     assert "skillchain_catch_up_blocks_total 0" not in text
